@@ -1,0 +1,5 @@
+//! `lvs-lab`: the command-line front end.
+
+fn main() {
+    println!("lvs-lab");
+}

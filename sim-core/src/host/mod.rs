@@ -1,0 +1,1 @@
+//! The machines of a scenario: a Linux stack, its apps, and optionally IPVS and keepalived.

@@ -1,0 +1,1 @@
+//! Scenario files, expectations, runs and outcome reports.

@@ -1,0 +1,3 @@
+//! The Linux kernel network model shared by every machine (hosts and directors).
+
+pub mod hooks;
