@@ -87,14 +87,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if t.starts_with('-') {
         return Err(format!("negative duration `{t}`"));
     }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
-        return Err(format!(
-            "invalid duration `{t}`: expected a number with a unit such as 10us, 100ms, 5s, 2m"
-        ));
+        return Err(format!("invalid duration `{t}`: expected a number with a unit such as 10us, 100ms, 5s, 2m"));
     }
     let scale: u128 = match unit.trim() {
         "ns" => 1,
@@ -109,20 +105,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if frac.contains('.') {
         return Err(format!("invalid duration `{t}`"));
     }
-    let int: u128 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| format!("invalid duration `{t}`"))?
-    };
+    let int: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| format!("invalid duration `{t}`"))? };
     let mut ns = int.checked_mul(scale).ok_or_else(|| format!("duration `{t}` is too large"))?;
     let mut place = scale;
     for c in frac.chars() {
         place /= 10;
         ns += u128::from(c.to_digit(10).unwrap_or(0)) * place;
     }
-    u64::try_from(ns)
-        .map(Duration::from_nanos)
-        .map_err(|_| format!("duration `{t}` is too large"))
+    u64::try_from(ns).map(Duration::from_nanos).map_err(|_| format!("duration `{t}` is too large"))
 }
 
 /// Formats a duration the way `parse_duration` reads it (`1.5s`, `300ms`, `10us`).

@@ -74,6 +74,12 @@ pub enum HookVerdict {
 /// FORWARD). `frame` holds a 14-byte Ethernet header (or placeholder) followed by
 /// the IP packet; the module may rewrite it in place.
 pub trait Hooked {
-    fn hook(&mut self, now: Instant, meta: PacketMeta, frame: &mut Vec<u8>, env: &dyn HookEnv, out: &mut Outbox)
-    -> HookVerdict;
+    fn hook(
+        &mut self,
+        now: Instant,
+        meta: PacketMeta,
+        frame: &mut Vec<u8>,
+        env: &dyn HookEnv,
+        out: &mut Outbox,
+    ) -> HookVerdict;
 }

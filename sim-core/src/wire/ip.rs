@@ -203,9 +203,8 @@ impl<'a> Icmp<'a> {
             return None;
         }
         let hlen = usize::from(p[0] & 0x0f) * 4;
-        let ports = (p.len() >= hlen + 4).then(|| {
-            (u16::from_be_bytes([p[hlen], p[hlen + 1]]), u16::from_be_bytes([p[hlen + 2], p[hlen + 3]]))
-        });
+        let ports = (p.len() >= hlen + 4)
+            .then(|| (u16::from_be_bytes([p[hlen], p[hlen + 1]]), u16::from_be_bytes([p[hlen + 2], p[hlen + 3]])));
         Some(Embedded {
             src: Ipv4Addr::new(p[12], p[13], p[14], p[15]),
             dst: Ipv4Addr::new(p[16], p[17], p[18], p[19]),
@@ -247,9 +246,27 @@ impl IpHdr {
 /// A transport payload to build behind an [`IpHdr`].
 #[derive(Debug, Clone, Copy)]
 pub enum L4<'a> {
-    Tcp { sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, window: u16, mss: Option<u16>, payload: &'a [u8] },
-    Udp { sport: u16, dport: u16, payload: &'a [u8] },
-    Icmp { typ: u8, code: u8, rest: [u8; 4], payload: &'a [u8] },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        window: u16,
+        mss: Option<u16>,
+        payload: &'a [u8],
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+        payload: &'a [u8],
+    },
+    Icmp {
+        typ: u8,
+        code: u8,
+        rest: [u8; 4],
+        payload: &'a [u8],
+    },
     /// Bytes used as they are (VRRP, an inner IP packet for IPIP); the protocol is `IpHdr::proto`.
     Raw(&'a [u8]),
 }
@@ -406,7 +423,16 @@ mod tests {
         let ip = IpHdr::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 100), IPPROTO_TCP);
         build(
             &ip,
-            &L4::Tcp { sport: 40000, dport: 80, seq: 1, ack: 0, flags: TCP_SYN, window: 64240, mss: Some(1460), payload: b"" },
+            &L4::Tcp {
+                sport: 40000,
+                dport: 80,
+                seq: 1,
+                ack: 0,
+                flags: TCP_SYN,
+                window: 64240,
+                mss: Some(1460),
+                payload: b"",
+            },
         )
     }
 

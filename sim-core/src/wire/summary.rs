@@ -3,7 +3,9 @@
 
 use super::arp::{ARP_REPLY, ARP_REQUEST, Arp};
 use super::ip::*;
-use super::{ETHERTYPE_ARP, ETHERTYPE_IPV4, Eth, IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_VRRP, MacAddr};
+use super::{
+    ETHERTYPE_ARP, ETHERTYPE_IPV4, Eth, IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_VRRP, MacAddr,
+};
 use std::fmt::Write;
 
 /// Summarises a whole Ethernet frame: `src > dst` at L2, then the packet.
@@ -12,11 +14,7 @@ pub fn frame(f: &[u8], name: &dyn Fn(MacAddr) -> Option<String>) -> String {
         return format!("runt frame ({} bytes)", f.len());
     };
     let mac = |m: MacAddr| {
-        if m.is_broadcast() {
-            "broadcast".to_string()
-        } else {
-            name(m).unwrap_or_else(|| m.to_string())
-        }
+        if m.is_broadcast() { "broadcast".to_string() } else { name(m).unwrap_or_else(|| m.to_string()) }
     };
     let mut s = format!("{} > {} ", mac(eth.src), mac(eth.dst));
     match eth.ethertype {
@@ -31,7 +29,9 @@ pub fn frame(f: &[u8], name: &dyn Fn(MacAddr) -> Option<String>) -> String {
 
 fn arp(p: &[u8]) -> String {
     match Arp::parse(p) {
-        Ok(a) if a.op == ARP_REQUEST && a.is_gratuitous() => format!("ARP gratuitous request {} is-at {}", a.spa, a.sha),
+        Ok(a) if a.op == ARP_REQUEST && a.is_gratuitous() => {
+            format!("ARP gratuitous request {} is-at {}", a.spa, a.sha)
+        }
         Ok(a) if a.op == ARP_REQUEST => format!("ARP who-has {} tell {}", a.tpa, a.spa),
         Ok(a) if a.op == ARP_REPLY && a.is_gratuitous() => format!("ARP gratuitous reply {} is-at {}", a.spa, a.sha),
         Ok(a) if a.op == ARP_REPLY => format!("ARP reply {} is-at {}", a.spa, a.sha),
@@ -47,7 +47,8 @@ pub fn ipv4(p: &[u8]) -> String {
         Err(e) => return format!("IP {e}"),
     };
     let mut s = String::with_capacity(96);
-    let frag = if ip.is_fragment() { format!(" frag off={} mf={}", ip.frag_off * 8, u8::from(ip.mf)) } else { String::new() };
+    let frag =
+        if ip.is_fragment() { format!(" frag off={} mf={}", ip.frag_off * 8, u8::from(ip.mf)) } else { String::new() };
     if ip.frag_off != 0 {
         let _ = write!(s, "IP {} > {} proto {}{frag} len={}", ip.src, ip.dst, ip.proto, ip.payload.len());
         return s;
@@ -124,7 +125,9 @@ fn icmp(p: &[u8]) -> String {
         Ok(m) => m,
         Err(e) => return e.to_string(),
     };
-    let id_seq = || format!("id={} seq={}", u16::from_be_bytes([m.rest[0], m.rest[1]]), u16::from_be_bytes([m.rest[2], m.rest[3]]));
+    let id_seq = || {
+        format!("id={} seq={}", u16::from_be_bytes([m.rest[0], m.rest[1]]), u16::from_be_bytes([m.rest[2], m.rest[3]]))
+    };
     let what = match (m.typ, m.code) {
         (ICMP_ECHO, _) => return format!("echo request {}", id_seq()),
         (ICMP_ECHO_REPLY, _) => return format!("echo reply {}", id_seq()),
@@ -177,7 +180,16 @@ mod tests {
         let ip = IpHdr::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 100), IPPROTO_TCP);
         let mut f = build(
             &ip,
-            &L4::Tcp { sport: 40000, dport: 80, seq: 7, ack: 9, flags: TCP_SYN | TCP_ACK, window: 1, mss: None, payload: b"" },
+            &L4::Tcp {
+                sport: 40000,
+                dport: 80,
+                seq: 7,
+                ack: 9,
+                flags: TCP_SYN | TCP_ACK,
+                window: 1,
+                mss: None,
+                payload: b"",
+            },
         );
         crate::wire::set_eth(&mut f, MacAddr::local(2), MacAddr::local(1), ETHERTYPE_IPV4);
         let names = |m: MacAddr| (m == MacAddr::local(1)).then(|| "client:eth0".to_string());
