@@ -17,6 +17,9 @@ impl Instant {
     pub const fn from_nanos(ns: u64) -> Self {
         Instant(ns)
     }
+    pub const fn from_micros(us: u64) -> Self {
+        Instant(us * 1_000)
+    }
     pub const fn from_millis(ms: u64) -> Self {
         Instant(ms * 1_000_000)
     }

@@ -1,1 +1,8 @@
-//! The L2 fabric: learning switches for segments, links with latency, rate, queue, loss and up/down.
+//! The L2 fabric: learning switches for segments, and links with latency, rate,
+//! queue, loss and up/down between NICs and switch ports (or two NICs directly).
+
+pub mod link;
+pub mod switch;
+
+pub use link::{Link, LinkDrop, LinkParams};
+pub use switch::{Forward, Switch};
