@@ -1,0 +1,1 @@
+//! Tests against the seed configurations and keepalived behaviours.
