@@ -303,7 +303,7 @@ impl Parser<'_> {
                 }
             }
         } else {
-            let port_str = p2.filter(|p| p.trim_start_matches('0') != "");
+            let port_str = p2.filter(|p| !p.trim_start_matches('0').is_empty());
             match inet_stosockaddr(&p1, port_str.as_deref()) {
                 Some((ip, port)) => VsKey::Addr { ip, port },
                 None => {
@@ -395,7 +395,7 @@ impl Parser<'_> {
         match v[0].as_str() {
             "real_server" => {
                 let ip = self.arg(v, 1)?.to_string();
-                let port = v.get(2).cloned().filter(|p| p.trim_start_matches('0') != "");
+                let port = v.get(2).cloned().filter(|p| !p.trim_start_matches('0').is_empty());
                 match inet_stosockaddr(&ip, port.as_deref()) {
                     Some((addr, port)) => {
                         self.vs().rs.push(RawRs {
@@ -549,7 +549,7 @@ impl Parser<'_> {
             }
             "sorry_server" => {
                 let ip = self.arg(v, 1)?.to_string();
-                let port = v.get(2).cloned().filter(|p| p.trim_start_matches('0') != "");
+                let port = v.get(2).cloned().filter(|p| !p.trim_start_matches('0').is_empty());
                 match inet_stosockaddr(&ip, port.as_deref()) {
                     Some((a, p)) => self.vs().sorry = Some((a, p, false, None)),
                     None => self.err(format!("Invalid sorry server IP address {ip} - skipping")),

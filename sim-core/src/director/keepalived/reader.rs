@@ -728,7 +728,7 @@ pub(crate) fn split_quoted_escaped(src: &str) -> Option<Vec<String>> {
             let c = b[i];
             if c == b'\\' {
                 i += 1;
-                let Some(&e) = b.get(i) else { return None };
+                let &e = b.get(i)?;
                 let ch = match e {
                     b'x' if b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) => {
                         i += 1;

@@ -209,6 +209,11 @@ pub(crate) fn glob(src: &dyn FileSource, cwd: &str, pattern: &str) -> GlobResult
                 }
             } else {
                 let p = format!("{prefix}{comp}");
+                if !last {
+                    // glob(3) only opens the directory when it reaches a wildcard.
+                    next.push(p);
+                    continue;
+                }
                 match src.kind(&join(cwd, &p)) {
                     None => res.missing_files += 1,
                     Some(_) => next.push(p),
@@ -258,12 +263,10 @@ pub(crate) fn glob_match(pat: &[u8], name: &[u8]) -> bool {
                         continue;
                     }
                 }
-                b'\\' if p + 1 < pat.len() => {
-                    if pat[p + 1] == name[n] {
-                        p += 2;
-                        n += 1;
-                        continue;
-                    }
+                b'\\' if p + 1 < pat.len() && pat[p + 1] == name[n] => {
+                    p += 2;
+                    n += 1;
+                    continue;
                 }
                 c if c == name[n] => {
                     p += 1;

@@ -1109,6 +1109,7 @@ fn complete_instance(
     if r.vips.is_empty() && (version == 3 || strict) {
         return fail(p, format!("({name}) No VIP specified; at least one is required"));
     }
+    let configured_priority = (r.base_priority != 0).then_some(r.base_priority);
     if r.base_priority == 0 {
         r.base_priority = if r.wantstate == Some(VrrpState::Master) { VRRP_PRIO_OWNER } else { VRRP_PRIO_DFL };
     }
@@ -1294,7 +1295,7 @@ fn complete_instance(
         state,
         interface: r.ifname.clone(),
         virtual_router_id: r.vrid,
-        configured_priority: (r.base_priority != 0).then_some(r.base_priority),
+        configured_priority,
         priority: r.base_priority,
         advert_int: Duration::from_micros(adver),
         version,
