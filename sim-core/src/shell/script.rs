@@ -38,10 +38,19 @@ use crate::node::CmdError;
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Where a command comes from, for the machine's trace: the script (`$0`; the
+/// file's path for `sh FILE`), the 1-based line within it, and the command as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Site<'a> {
+    pub script: &'a str,
+    pub line: usize,
+    pub text: &'a str,
+}
+
 /// What a machine offers the shell: running typed commands and a small filesystem.
 pub trait ShellEnv {
-    /// Applies `cmd` and returns what it prints.
-    fn run(&mut self, cmd: &Command) -> Result<String, CmdError>;
+    /// Applies `cmd` (written at `site`) and returns what it prints.
+    fn run(&mut self, cmd: &Command, site: Site<'_>) -> Result<String, CmdError>;
     /// A file of the machine's filesystem (`/etc/sysctl.conf`, a script written earlier).
     fn read_file(&self, path: &str) -> Option<String>;
     /// Writes or appends `text` to `path` (creating it).
@@ -139,7 +148,7 @@ pub fn parse_command_line(line: &str) -> Result<Command, ScriptError> {
 struct Recorder(Vec<Command>);
 
 impl ShellEnv for Recorder {
-    fn run(&mut self, cmd: &Command) -> Result<String, CmdError> {
+    fn run(&mut self, cmd: &Command, _: Site<'_>) -> Result<String, CmdError> {
         self.0.push(cmd.clone());
         Ok(String::new())
     }
@@ -1464,7 +1473,9 @@ impl Shell<'_> {
                     quiet: true,
                     ignore_unknown: false,
                 });
-                self.env.run(&cmd).map_err(|e| fail(e.message, e.status))?;
+                self.env
+                    .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text })
+                    .map_err(|e| fail(e.message, e.status))?;
             }
         }
         Ok(flow)
@@ -1538,7 +1549,12 @@ impl Shell<'_> {
                             quiet: false,
                             ignore_unknown: false,
                         });
-                        out.push_str(&self.env.run(&cmd).map_err(|e| err(e.message, e.status))?);
+                        out.push_str(
+                            &self
+                                .env
+                                .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text })
+                                .map_err(|e| err(e.message, e.status))?,
+                        );
                     } else {
                         match self.env.read_file(path) {
                             Some(t) => out.push_str(&t),
@@ -1586,7 +1602,11 @@ impl Shell<'_> {
             _ if name.contains('/') && self.env.read_file(name).is_some() => self.run_file(name, args),
             _ => {
                 let cmd = parse_argv(argv).map_err(|e| err(e.message, e.status))?;
-                next(self.env.run(&cmd).map_err(|e| err(e.message, e.status))?)
+                next(
+                    self.env
+                        .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text })
+                        .map_err(|e| err(e.message, e.status))?,
+                )
             }
         }
     }

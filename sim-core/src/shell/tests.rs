@@ -7,23 +7,26 @@ use super::*;
 use crate::node::CmdError;
 use std::collections::BTreeMap;
 
-/// A machine that records every command and keeps files in a map.
+/// A machine that records every command (and where it was written) and keeps
+/// files in a map.
 #[derive(Default)]
 struct Machine {
     cmds: Vec<Command>,
+    sites: Vec<(String, usize, String)>,
     files: BTreeMap<String, String>,
     /// Commands whose name (as `Debug` prefix) fails, to test error paths.
     refuse: Option<&'static str>,
 }
 
 impl ShellEnv for Machine {
-    fn run(&mut self, cmd: &Command) -> Result<String, CmdError> {
+    fn run(&mut self, cmd: &Command, site: Site<'_>) -> Result<String, CmdError> {
         if let Some(r) = self.refuse
             && format!("{cmd:?}").starts_with(r)
         {
             return Err(CmdError::with_status(format!("{r} refused"), 1));
         }
         self.cmds.push(cmd.clone());
+        self.sites.push((site.script.to_string(), site.line, site.text.to_string()));
         Ok(match cmd {
             Command::Sysctl(Sysctl { op: SysctlOp::Items(items), values_only: true, .. }) => {
                 items.iter().map(|_| "1\n").collect()
@@ -94,6 +97,18 @@ fn seed_000_lvs_dr_start_stop_usage() {
             c("ipvsadm -a -t 10.15.144.120:10087 -r 10.15.144.103 -g -w 1"),
             c("ipvsadm -a -t 10.15.144.120:10087 -r 10.15.144.104 -g -w 1"),
             Command::Ipvsadm(vec![]),
+        ]
+    );
+    assert_eq!(
+        m.sites[..3],
+        [
+            (
+                "lvs-DR.sh".to_string(),
+                15,
+                "/sbin/ifconfig eth0:1 $VIP broadcast $VIP netmask 255.255.255.255 up".to_string()
+            ),
+            ("lvs-DR.sh".to_string(), 16, "/sbin/route add -host $VIP dev eth0:1".to_string()),
+            ("lvs-DR.sh".to_string(), 17, "echo \"1\" >/proc/sys/net/ipv4/ip_forward".to_string()),
         ]
     );
     let (out, m) = run("lvs-DR.sh", S000_LVS_DR_SH, &["stop"]);
@@ -497,6 +512,10 @@ fn nested_scripts_and_files() {
                  chmod +x /usr/local/sbin/lvs_rs.sh\n/usr/local/sbin/lvs_rs.sh 10.0.0.100\nsh /usr/local/sbin/lvs_rs.sh 10.0.0.101\n\
                  touch /tmp/a\nrm -f /tmp/a /tmp/none\n. /usr/local/sbin/lvs_rs.sh 10.0.0.102\n";
     run_script(setup, &[], &mut m).unwrap();
+    assert_eq!(
+        m.sites[0],
+        ("/usr/local/sbin/lvs_rs.sh".into(), 2, "ifconfig lo:0 $vip netmask 255.255.255.255 up".into())
+    );
     assert_eq!(
         m.cmds,
         vec![
