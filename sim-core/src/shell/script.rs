@@ -20,10 +20,17 @@
 //!   `/proc/sys/...` is a sysctl write (`echo 1 > /proc/sys/net/ipv4/ip_forward`);
 //! - a leading `sudo`, paths on command names (`/sbin/ifconfig`).
 //!
-//! Not supported, each a clear error naming the line: `if`, `for`, `while`,
-//! `until`, functions, `{ }` and `( )` groups, `[ ]`/`test`, pipes, background `&`,
-//! other uses of `||`, command substitution (`` `...` `` and `$(...)`), arithmetic,
-//! globs, input redirection other than a here-document into `cat`.
+//! - `sh FILE [ARGS]`, `. FILE` and running a file written earlier (`cat > FILE
+//!   <<EOF` then `FILE start`); errors inside name the file and its line;
+//! - CRLF line ends and a byte-order mark, as pasted from Windows editors.
+//!
+//! Not supported: `if`, `for`, `while`, `until`, functions, `{ }` and `( )` groups,
+//! `[ ]`/`test`, pipes, background `&`, other uses of `||`, command substitution
+//! (`` `...` `` and `$(...)`), arithmetic, globs, input redirection other than a
+//! here-document into `cat`. Each is an error naming the line and the construct
+//! **when the script reaches it**, so a `status)` branch with an `if` does not stop
+//! `start`; only malformed text (an unterminated quote, `case` without `esac`) is
+//! refused before anything runs.
 //!
 //! Two deliberate differences from sh:
 //! - **a failing command stops the script** with its error (line, command, message),
