@@ -596,20 +596,26 @@ impl TcpStack {
     pub fn on_segment(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, seg: &Tcp, route_mss: u16) {
         let local = SocketAddrV4::new(dst, seg.dport);
         let remote = SocketAddrV4::new(src, seg.sport);
+        let listener = |l: &BTreeMap<(u16, Ipv4Addr), u32>| {
+            l.get(&(seg.dport, dst)).or_else(|| l.get(&(seg.dport, Ipv4Addr::UNSPECIFIED))).copied()
+        };
         let mut recycle_isn = None;
         if let Some(&slot) = self.conns.get(&ConnKey::new(local, remote)) {
             match self.with_sock(now, slot, |s, cx| s.on_segment(cx, seg)) {
                 Some(Verdict::Listener) => {}
-                Some(Verdict::Recycle { isn }) => recycle_isn = Some(isn),
+                // TCP_TW_SYN: a listener takes the SYN, else TIME_WAIT just ACKs it.
+                Some(Verdict::Recycle { isn }) if listener(&self.listeners).is_some() => {
+                    self.release(slot);
+                    recycle_isn = Some(isn);
+                }
+                Some(Verdict::Recycle { .. }) => {
+                    self.with_sock(now, slot, |s, cx| s.timewait_ack(cx));
+                    return self.finish();
+                }
                 _ => return self.finish(),
             }
         }
-        let listener = self
-            .listeners
-            .get(&(seg.dport, dst))
-            .or_else(|| self.listeners.get(&(seg.dport, Ipv4Addr::UNSPECIFIED)))
-            .copied();
-        match listener {
+        match listener(&self.listeners) {
             Some(lslot) => self.listen_input(now, lslot, local, remote, seg, route_mss, recycle_isn),
             None => {
                 let why = if seg.has(TCP_SYN) && seg.has(TCP_ACK) {
@@ -751,8 +757,8 @@ impl TcpStack {
         let mut cx = Ctx { now, id, conf: &self.conf, out: &mut self.out, events: &mut self.events };
         let v = f(sock, &mut cx);
         match v {
-            Verdict::Free | Verdict::Recycle { .. } => self.release(slot),
-            Verdict::Keep | Verdict::Listener => self.sync_timer(slot),
+            Verdict::Free => self.release(slot),
+            Verdict::Keep | Verdict::Listener | Verdict::Recycle { .. } => self.sync_timer(slot),
         }
         Some(v)
     }

@@ -39,8 +39,8 @@ pub(super) enum Verdict {
     /// `tcp_check_req` handed the segment back to the listener (an ACK that does not
     /// match the request): the listener answers it.
     Listener,
-    /// TIME_WAIT accepted a new SYN (`TCP_TW_SYN`): free it, and let a listener take
-    /// the SYN with this ISN.
+    /// TIME_WAIT accepts a new SYN (`TCP_TW_SYN`): if a listener is there, the stack
+    /// frees this socket and the listener takes the SYN with this ISN.
     Recycle {
         isn: u32,
     },
@@ -967,6 +967,12 @@ impl Sock {
         Verdict::Keep
     }
 
+    /// `TCP_TW_ACK` after a `TCP_TW_SYN` that no listener takes.
+    pub fn timewait_ack(&mut self, cx: &mut Ctx) -> Verdict {
+        self.send_ack(cx, Why::TimeWaitAck);
+        Verdict::Keep
+    }
+
     // ----- ACK processing -----------------------------------------------------
 
     /// `tcp_ack`: window update, retransmit queue cleaning, RTT, congestion control,
@@ -1005,7 +1011,7 @@ impl Sock {
                 self.rto = self.rtt_rto().min(RTO_MAX);
                 self.backoff = 0;
             }
-            if !self.rtx.iter().any(|s| s.retrans) {
+            if self.retrans_stamp.is_some() && !self.rtx.iter().any(|s| s.retrans) {
                 self.retrans_stamp = None;
             }
             match self.ca {
@@ -1201,7 +1207,8 @@ impl Sock {
 
     /// `tcp_enter_loss`: everything outstanding is lost, cwnd 1.
     fn enter_loss(&mut self) {
-        if self.ca != Ca::Loss || self.retransmits == 0 || !after(self.high_seq, self.snd_una) {
+        if self.ca == Ca::Open || !after(self.high_seq, self.snd_una) || (self.ca == Ca::Loss && self.retransmits == 0)
+        {
             self.ssthresh = self.reduced_ssthresh();
         }
         for s in &mut self.rtx {

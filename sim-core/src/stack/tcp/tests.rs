@@ -285,6 +285,19 @@ fn a_reduced_path_mtu_gives_mss_1440() {
 }
 
 #[test]
+fn a_path_mtu_change_resizes_new_segments() {
+    let mut net = Net::new(2, Duration::from_millis(1));
+    net.hosts[1].listen(None, 80).unwrap();
+    let c = net.connect(80);
+    net.run_until(secs(0.1));
+    net.hosts[0].set_path_mtu(net.now, S, 1280);
+    net.hosts[0].send(net.now, c, &[1; 3000]);
+    net.run_until(secs(0.2));
+    let lens: Vec<usize> = net.sent(0).iter().filter(|s| s.2 > 0).map(|s| s.2).collect();
+    assert_eq!(lens, [1240, 1240, 520]);
+}
+
+#[test]
 fn frag_needed_lowers_the_mss_and_resends_at_once() {
     let mut net = Net::new(3, Duration::from_millis(1));
     net.hosts[1].listen(None, 80).unwrap();
@@ -473,6 +486,21 @@ fn lvs_nat_misconfig_synack_from_the_real_server_is_reset() {
     // And the client keeps retrying the VIP until ETIMEDOUT.
     client.on_timer(secs(1.0));
     assert_eq!(out(&mut client)[0].dst, SocketAddrV4::new(VIP, 80));
+}
+
+#[test]
+fn crossed_syns_make_a_simultaneous_open() {
+    let mut client = stack(9, "client");
+    let dst = SocketAddrV4::new(S, 80);
+    let c = client.connect(Instant::ZERO, C, dst, 1460).unwrap();
+    let syn = out(&mut client).remove(0);
+    feed(&mut client, secs(0.1), &raw(dst, syn.src, 5000, 0, TCP_SYN, b""));
+    let sa = out(&mut client);
+    assert_eq!((fl(sa[0].flags).as_str(), sa[0].seq, sa[0].ack), ("SA", syn.seq, 5001));
+    assert_eq!(client.state(c), Some(TcpState::SynRecv));
+    feed(&mut client, secs(0.2), &raw(dst, syn.src, 5001, syn.seq.wrapping_add(1), TCP_ACK, b""));
+    assert_eq!(events(&mut client), [TcpEvent::Connected(c)]);
+    assert_eq!(client.state(c), Some(TcpState::Established));
 }
 
 #[test]
@@ -903,6 +931,13 @@ fn time_wait_accepts_a_new_syn_with_a_higher_sequence() {
     let server = &mut net.hosts[1];
     feed(server, secs(1.0), &raw(syn.src, syn.dst, syn.seq, 0, TCP_SYN, b""));
     assert_eq!(out(server)[0].why, Why::TimeWaitAck);
+    // With the service gone, a new SYN is ACKed from TIME_WAIT too, which stays.
+    let l = server.sockets().find(|s| s.state == TcpState::Listen).unwrap().id;
+    server.close_listener(l);
+    feed(server, secs(1.0), &raw(syn.src, syn.dst, syn.seq.wrapping_add(100_000), 0, TCP_SYN, b""));
+    let o = out(server);
+    assert_eq!((o.len(), fl(o[0].flags).as_str(), o[0].why), (1, "A", Why::TimeWaitAck));
+    assert!(time_wait_left(&net, 1));
 }
 
 #[test]
@@ -981,8 +1016,9 @@ fn timers_stay_consistent_through_many_connections() {
     assert_eq!(net.hosts[1].next_deadline(), None);
 }
 
-/// A stack with a listener, an established passive connection, an active one in
-/// SYN_SENT and one established: every kind of socket arbitrary segments can hit.
+/// A stack with a listener, an established passive connection, a pending request,
+/// an active connection in SYN_SENT, one established with data in flight and one in
+/// TIME_WAIT: every kind of socket arbitrary segments can hit.
 fn fuzz_target() -> (TcpStack, Vec<(SocketAddrV4, SocketAddrV4, u32, u32)>) {
     let mut s = stack(26, "fuzz");
     s.listen(None, 80).unwrap();
@@ -998,6 +1034,17 @@ fn fuzz_target() -> (TcpStack, Vec<(SocketAddrV4, SocketAddrV4, u32, u32)>) {
     let remote2 = SocketAddrV4::new(C, 23);
     feed(&mut s, Instant::ZERO, &raw(remote2, syn2.src, 5000, syn2.seq.wrapping_add(1), TCP_SYN | TCP_ACK, b""));
     s.send(Instant::ZERO, c2, &[1; 4000]);
+    let pending = SocketAddrV4::new(C, 40001);
+    feed(&mut s, Instant::ZERO, &raw(pending, srv, 300, 0, TCP_SYN, b""));
+    let sa2 = out(&mut s).remove(0);
+    let c3 = s.connect(Instant::ZERO, S, SocketAddrV4::new(C, 24), 1460).unwrap();
+    let syn3 = out(&mut s).remove(0);
+    let remote3 = SocketAddrV4::new(C, 24);
+    let ack3 = syn3.seq.wrapping_add(1);
+    feed(&mut s, Instant::ZERO, &raw(remote3, syn3.src, 800, ack3, TCP_SYN | TCP_ACK, b""));
+    s.close(Instant::ZERO, c3);
+    feed(&mut s, Instant::ZERO, &raw(remote3, syn3.src, 801, ack3.wrapping_add(1), TCP_FIN | TCP_ACK, b""));
+    assert_eq!(s.sockets().filter(|i| i.state == TcpState::TimeWait).count(), 1);
     out(&mut s);
     events(&mut s);
     let _ = c;
@@ -1006,17 +1053,19 @@ fn fuzz_target() -> (TcpStack, Vec<(SocketAddrV4, SocketAddrV4, u32, u32)>) {
         (SocketAddrV4::new(C, 22), syn.src, 0, syn.seq.wrapping_add(1)),
         (remote2, syn2.src, 5001, syn2.seq.wrapping_add(1)),
         (SocketAddrV4::new(C, 9), SocketAddrV4::new(S, 7), 0, 0),
+        (pending, srv, 301, sa2.seq.wrapping_add(1)),
+        (remote3, syn3.src, 802, ack3.wrapping_add(1)),
     ];
     (s, flows)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_segments_never_panic_nor_answer_rst_with_rst(
         segs in proptest::collection::vec(
-            (0usize..4, any::<u8>(), -70_000i64..70_000, -70_000i64..70_000, any::<u16>(),
+            (0usize..6, any::<u8>(), -70_000i64..70_000, -70_000i64..70_000, any::<u16>(),
              proptest::collection::vec(any::<u8>(), 0..40), 0u64..3_000_000, any::<bool>()),
             1..40),
     ) {
