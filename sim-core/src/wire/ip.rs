@@ -205,11 +205,14 @@ impl<'a> Icmp<'a> {
         let hlen = usize::from(p[0] & 0x0f) * 4;
         let ports = (p.len() >= hlen + 4)
             .then(|| (u16::from_be_bytes([p[hlen], p[hlen + 1]]), u16::from_be_bytes([p[hlen + 2], p[hlen + 3]])));
+        let tcp_seq = (p[9] == IPPROTO_TCP && p.len() >= hlen + 8)
+            .then(|| u32::from_be_bytes([p[hlen + 4], p[hlen + 5], p[hlen + 6], p[hlen + 7]]));
         Some(Embedded {
             src: Ipv4Addr::new(p[12], p[13], p[14], p[15]),
             dst: Ipv4Addr::new(p[16], p[17], p[18], p[19]),
             proto: p[9],
             ports,
+            tcp_seq,
         })
     }
 }
@@ -222,6 +225,9 @@ pub struct Embedded {
     pub proto: u8,
     /// (source, destination) ports for TCP/UDP.
     pub ports: Option<(u16, u16)>,
+    /// The quoted TCP sequence number (ICMP errors quote at least 8 transport bytes):
+    /// `tcp_v4_err` ignores errors about segments outside `snd_una..=snd_nxt`.
+    pub tcp_seq: Option<u32>,
 }
 
 /// The IPv4 header fields a sender chooses.
