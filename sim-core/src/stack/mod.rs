@@ -678,7 +678,7 @@ impl Stack {
         {
             let ip = Ipv4::parse(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
             let info = PktInfo::of(&ip, None, Some(&out_name));
-            if let v @ (NfVerdict::Drop | NfVerdict::Reject(_)) = self.nf.filter(netfilter::Chain::Output, &info) {
+            if let v @ (NfVerdict::Drop(_) | NfVerdict::Reject(_)) = self.nf.filter(netfilter::Chain::Output, &info) {
                 let rule = v.describe();
                 let s = crate::wire::summary::ipv4(&frame[ETH_HLEN..]);
                 out.note(&out_name, "drop", || format!("{s} [iptables OUTPUT: {rule}]"));
