@@ -21,8 +21,14 @@
 //!   application's FIN to carry it, which gives the three-segment close of captures.
 //! - Congestion control is Reno growth with CUBIC's β=0.7 on loss; no PRR, RACK, TLP,
 //!   cwnd validation after idle, or tcp_metrics cache.
-//! - `close()` is a full close (no `shutdown(SHUT_WR)`); send buffers are unbounded; no
-//!   listen backlog, syncookies or keepalive.
+//! - `close()` is a full close (no `shutdown(SHUT_WR)`), so FIN_WAIT2 is always
+//!   orphaned; it is kept as a full socket rather than a timewait sock, with the same
+//!   answers to data (RST) and FIN (ACK, TIME_WAIT). Send buffers are unbounded; no
+//!   listen backlog, syncookies, keepalive, urgent data or TCP Fast Open.
+//! - PSH marks the segment that empties the send queue (Linux marks the end of each
+//!   `write()`; the same for one write per response).
+//! - An ICMP next-hop MTU below 552 locks the path MTU at 552 but does not record
+//!   Linux's EMSGSIZE soft error.
 //! - `TcpConf::syn_linear_timeouts` defaults to 0, the classic 1, 2, 4, ... s SYN
 //!   backoff; Linux ≥ 6.5 defaults `tcp_syn_linear_timeouts` to 4.
 //! - Non-fatal ICMP errors in SYN_SENT are soft, as since Linux 6.10 ("tcp: no longer
@@ -538,7 +544,9 @@ impl TcpStack {
     }
 
     /// `connect()` from `src` (the source address routing chose) to `dst`. `mss` is the
-    /// route's MTU − 40: the MSS we advertise and the first cap on what we send.
+    /// route's MTU − 40: the MSS we advertise and the first cap on what we send (Linux
+    /// advertises the device MTU − 40 even under a smaller cached PMTU). The port comes
+    /// from `ip_local_port_range`, never one a listener holds nor a 4-tuple in use.
     pub fn connect(&mut self, now: Instant, src: Ipv4Addr, dst: SocketAddrV4, mss: u16) -> Result<SockId, TcpError> {
         let port = self.pick_port(src, dst).ok_or(TcpError::AddrNotAvail)?;
         let local = SocketAddrV4::new(src, port);
