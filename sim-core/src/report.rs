@@ -83,6 +83,16 @@ pub struct NodeReport {
     pub ipvs: Option<IpvsReport>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vrrp: Vec<VrrpReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo: Option<EchoStats>,
+}
+
+/// What an echo client saw (the `lan-echo` benchmark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EchoStats {
+    pub sent: u64,
+    pub received: u64,
+    pub mean_rtt_ns: u64,
 }
 
 /// A neighbour entry, as `ip neigh` shows it.

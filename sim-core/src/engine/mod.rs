@@ -39,7 +39,7 @@ pub enum Action {
 }
 
 /// Builds a node afresh (at start and on every boot), running its setup.
-pub type NodeFactory = Box<dyn Fn(&mut Outbox) -> Result<Box<dyn Node>, String>>;
+pub type NodeFactory = Box<dyn Fn(Instant, &mut Outbox) -> Result<Box<dyn Node>, String>>;
 
 enum Ev {
     Arrive { at: Endpoint, frame: Vec<u8> },
@@ -122,6 +122,7 @@ pub struct Sim {
     switches: Vec<SwitchSlot>,
     opts: SimOptions,
     events: u64,
+    deliveries: u64,
     trace: Vec<TraceEvent>,
     next_id: u64,
     capture: Option<Capture>,
@@ -141,6 +142,7 @@ impl Sim {
             links: Vec::new(),
             switches: Vec::new(),
             events: 0,
+            deliveries: 0,
             trace: Vec::new(),
             next_id: 1,
             capture: None,
@@ -166,7 +168,7 @@ impl Sim {
     /// Adds a node built by `factory` (which also runs its setup); the factory is
     /// kept to boot the node again after a crash.
     pub fn add_node(&mut self, factory: NodeFactory) -> Result<NodeId, String> {
-        let node = factory(&mut self.out)?;
+        let node = factory(self.now, &mut self.out)?;
         let (pending, _) = self.out.take();
         let id = self.nodes.len();
         let n = node.ports().len();
@@ -317,6 +319,11 @@ impl Sim {
         self.events
     }
 
+    /// Frames delivered to nodes' NICs so far.
+    pub fn deliveries(&self) -> u64 {
+        self.deliveries
+    }
+
     /// Column widths for the text trace.
     pub fn layout(&self) -> Layout {
         let node = self.nodes.iter().map(|s| s.node.name().len()).max().unwrap_or(4).max(4);
@@ -465,6 +472,7 @@ impl Sim {
                 if !self.nodes[node].up {
                     return;
                 }
+                self.deliveries += 1;
                 let mut rx = None;
                 let mut ev_id = 0;
                 if self.tracing() {
@@ -531,7 +539,7 @@ impl Sim {
                     self.errors.push(format!("{n} cannot be booted again"));
                     return;
                 };
-                let built = factory(&mut self.out);
+                let built = factory(self.now, &mut self.out);
                 self.nodes[node].factory = Some(factory);
                 match built {
                     Ok(fresh) => {
