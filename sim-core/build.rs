@@ -23,7 +23,9 @@ fn main() {
     println!("cargo:rerun-if-changed={}", base.display());
     let mut files = vec![];
     walk(&base, &base, &mut files);
-    let mut src = String::from("/// (path relative to scenarios/, contents) of every embedded file.\npub static FILES: &[(&str, &str)] = &[\n");
+    let mut src = String::from(
+        "/// (path relative to scenarios/, contents) of every embedded file.\npub static FILES: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         println!("cargo:rerun-if-changed={}", base.join(f).display());
         src.push_str(&format!("    ({f:?}, include_str!({:?})),\n", base.join(f).display().to_string()));

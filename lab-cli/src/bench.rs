@@ -37,11 +37,17 @@ pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
                 }
             }
             let (secs, r) = best.expect("ran at least once");
-            println!("lan-echo: {servers} servers, {echoes} echoes ({} answered), simulated {}", r.echoes_received, r.sim_end);
+            println!(
+                "lan-echo: {servers} servers, {echoes} echoes ({} answered), simulated {}",
+                r.echoes_received, r.sim_end
+            );
             println!("wall time        {secs:.3} s (best of {repeat})");
             println!("packets          {} deliveries, {:.0} packets/s", r.deliveries, r.deliveries as f64 / secs);
             println!("events           {}, {:.0} events/s", r.events, r.events as f64 / secs);
-            println!("echoes           {:.0} echoes/s (ns-3 3.44 on these machines: about 92000)", r.echoes_received as f64 / secs);
+            println!(
+                "echoes           {:.0} echoes/s (ns-3 3.44 on these machines: about 92000)",
+                r.echoes_received as f64 / secs
+            );
             Ok(0)
         }
     }

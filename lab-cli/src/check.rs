@@ -24,7 +24,10 @@ pub struct CheckArgs {
 /// Parses `k/n` (1 ≤ k ≤ n).
 pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (k, n) = s.split_once('/').ok_or_else(|| format!("--shard `{s}`: expected K/N, e.g. 1/4"))?;
-    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| format!("--shard `{s}`: K is not a number"))?, n.trim().parse().map_err(|_| format!("--shard `{s}`: N is not a number"))?);
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| format!("--shard `{s}`: K is not a number"))?,
+        n.trim().parse().map_err(|_| format!("--shard `{s}`: N is not a number"))?,
+    );
     if n == 0 || k == 0 || k > n {
         return Err(format!("--shard `{s}`: need 1 <= K <= N"));
     }
@@ -36,7 +39,8 @@ fn xml(s: &str) -> String {
 }
 
 pub fn check(a: CheckArgs) -> Result<u8, Fail> {
-    let mut names = if a.names.is_empty() { scenario::builtins().into_iter().map(|b| b.0).collect() } else { a.names.clone() };
+    let mut names =
+        if a.names.is_empty() { scenario::builtins().into_iter().map(|b| b.0).collect() } else { a.names.clone() };
     if let Some(s) = &a.shard {
         let (k, n) = parse_shard(s).map_err(Fail::input)?;
         names = names.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, x)| x).collect();

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "lvs-lab", version, about = "A packet-level simulator and test lab for LVS (Linux Virtual Server) topologies")]
+#[command(
+    name = "lvs-lab",
+    version,
+    about = "A packet-level simulator and test lab for LVS (Linux Virtual Server) topologies"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -51,7 +51,15 @@ pub fn run(a: RunArgs) -> Result<u8, Fail> {
             return Err(Fail::input(format!("--exec: scenario `{}` has no host `{h}`", sc.name)));
         }
     }
-    let opts = RunOptions { seed: a.seed, trace: true, capture: a.pcap.is_some(), until, execs, check: true, max_events: None };
+    let opts = RunOptions {
+        seed: a.seed,
+        trace: true,
+        capture: a.pcap.is_some(),
+        until,
+        execs,
+        check: true,
+        max_events: None,
+    };
     let r = scenario::run(&sc, &opts).map_err(Fail::input)?;
     let text = trace::render_text(&r.trace, r.layout);
     match &a.trace {
@@ -74,13 +82,24 @@ pub fn run(a: RunArgs) -> Result<u8, Fail> {
 /// The summary printed after a run.
 pub fn summary(name: &str, r: &RunResult) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "\n== {name}: seed {}, ended {} at {}, {} events", r.report.seed, r.ended, sim_core::time::Instant::from_nanos(r.report.end_ns), r.events);
+    let _ = writeln!(
+        s,
+        "\n== {name}: seed {}, ended {} at {}, {} events",
+        r.report.seed,
+        r.ended,
+        sim_core::time::Instant::from_nanos(r.report.end_ns),
+        r.events
+    );
     if !r.report.requests.is_empty() {
         let _ = writeln!(s, "requests:");
         for q in &r.report.requests {
             let body = q.body.as_deref().map(|b| format!(" {:?}", b.trim_end())).unwrap_or_default();
             let ms = q.end_ns.map(|e| format!(" {:.3}ms", (e - q.start_ns) as f64 / 1e6)).unwrap_or_default();
-            let _ = writeln!(s, "  {:<16} #{:<3} {} {} -> {}  {}{body}{ms}", q.client, q.seq, q.proto, q.src, q.dst, q.outcome);
+            let _ = writeln!(
+                s,
+                "  {:<16} #{:<3} {} {} -> {}  {}{body}{ms}",
+                q.client, q.seq, q.proto, q.src, q.dst, q.outcome
+            );
         }
     }
     for e in &r.execs {

@@ -159,10 +159,9 @@ pub fn http_request(path: &str, host: SocketAddrV4, size: usize) -> Vec<u8> {
     if size == 0 {
         format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lvs-lab\r\nAccept: */*\r\n\r\n").into_bytes()
     } else {
-        let mut r = format!(
-            "POST {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lvs-lab\r\nContent-Length: {size}\r\n\r\n"
-        )
-        .into_bytes();
+        let mut r =
+            format!("POST {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lvs-lab\r\nContent-Length: {size}\r\n\r\n")
+                .into_bytes();
         r.resize(r.len() + size, b'x');
         r
     }
@@ -174,7 +173,9 @@ pub fn request_complete(buf: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&buf[..end]);
     let len = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+        .find_map(|l| {
+            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
         .unwrap_or(0);
     buf.len() >= end + 4 + len
 }
@@ -184,11 +185,13 @@ pub fn request_complete(buf: &[u8]) -> bool {
 pub fn response_body(buf: &[u8]) -> Option<String> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&buf[..end]);
-    if !head.starts_with("HTTP/1.") || !head.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if !head.starts_with("HTTP/1.") || head.split_whitespace().nth(1).is_none_or(|c| c != "200") {
         return None;
     }
     let body = &buf[end + 4..];
-    let len = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
+    let len = head.lines().find_map(|l| {
+        l.to_ascii_lowercase().strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok())
+    });
     match len {
         Some(n) if body.len() < n => None,
         Some(n) => Some(String::from_utf8_lossy(&body[..n]).into_owned()),
@@ -243,9 +246,13 @@ impl AppState {
             AppSpec::UdpServer { .. } => AppState::UdpServer { sock: None },
             AppSpec::EchoServer { .. } => AppState::EchoServer { sock: None },
             AppSpec::Client { .. } => AppState::Client { next: 0, requests: vec![] },
-            AppSpec::EchoClient { start, .. } => {
-                AppState::EchoClient { sock: None, sent: 0, received: 0, next_round: Instant::ZERO + *start, rtt_sum_ns: 0 }
-            }
+            AppSpec::EchoClient { start, .. } => AppState::EchoClient {
+                sock: None,
+                sent: 0,
+                received: 0,
+                next_round: Instant::ZERO + *start,
+                rtt_sum_ns: 0,
+            },
         }
     }
 
@@ -260,7 +267,9 @@ impl AppState {
 
     pub fn owns_udp(&self, s: UdpSock) -> bool {
         match self {
-            AppState::UdpServer { sock } | AppState::EchoServer { sock } | AppState::EchoClient { sock, .. } => *sock == Some(s),
+            AppState::UdpServer { sock } | AppState::EchoServer { sock } | AppState::EchoClient { sock, .. } => {
+                *sock == Some(s)
+            }
             AppState::Client { requests, .. } => requests.iter().any(|r| r.udp == Some(s)),
             _ => false,
         }

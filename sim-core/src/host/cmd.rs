@@ -89,14 +89,23 @@ impl Machine {
                 let d = self.dev(&addr.dev)?;
                 let label = addr.label.clone().unwrap_or_else(|| self.stack.ifaces[d].name.clone());
                 if !label.starts_with(&self.stack.ifaces[d].name) {
-                    return Err(rtnl("\"dev\" (or \"label\") must match \"label\"; label must start with the device name"));
+                    return Err(rtnl(
+                        "\"dev\" (or \"label\") must match \"label\"; label must start with the device name",
+                    ));
                 }
                 let broadcast = match addr.broadcast {
                     Some(ip::Broadcast::Addr(b)) => Some(b),
                     Some(ip::Broadcast::Plus) => broadcast_of(addr.local, addr.prefix_len),
                     _ => None,
                 };
-                let ifa = IfAddr { addr: addr.local, prefix: addr.prefix_len, label, scope: scope_of(addr.scope), broadcast, secondary: false };
+                let ifa = IfAddr {
+                    addr: addr.local,
+                    prefix: addr.prefix_len,
+                    label,
+                    scope: scope_of(addr.scope),
+                    broadcast,
+                    secondary: false,
+                };
                 let replace = !matches!(mode, ip::Modify::Add);
                 if replace {
                     let _ = self.stack.del_addr(d, addr.local, Some(addr.prefix_len));
@@ -171,7 +180,9 @@ impl Machine {
             .fib
             .routes()
             .iter()
-            .filter(|r| r.table == Table::Main && r.gateway.is_none() && r.rtype == RouteType::Unicast && r.contains(gw))
+            .filter(|r| {
+                r.table == Table::Main && r.gateway.is_none() && r.rtype == RouteType::Unicast && r.contains(gw)
+            })
             .filter(|r| dev.is_none_or(|d| r.dev == Some(self.stack.ifaces[d].index)))
             .max_by_key(|r| r.prefix)
             .and_then(|r| r.dev)
@@ -251,7 +262,9 @@ impl Machine {
                 Ok(String::new())
             }
             RouteCmd::FlushCache => Ok(String::new()),
-            RouteCmd::Get { dst, .. } => show::ip_route_get(&self.stack, *dst).ok_or_else(|| rtnl("RTNETLINK answers: Network is unreachable")),
+            RouteCmd::Get { dst, .. } => {
+                show::ip_route_get(&self.stack, *dst).ok_or_else(|| rtnl("RTNETLINK answers: Network is unreachable"))
+            }
         }
     }
 
@@ -291,7 +304,9 @@ impl Machine {
                     Err(rtnl("RTNETLINK answers: No such file or directory"))
                 }
             }
-            NeighCmd::Show(f) => Ok(if json { show::ip_neigh_json(&self.stack, f) } else { show::ip_neigh(&self.stack, f) }),
+            NeighCmd::Show(f) => {
+                Ok(if json { show::ip_neigh_json(&self.stack, f) } else { show::ip_neigh(&self.stack, f) })
+            }
             NeighCmd::Flush(f) => {
                 let dev = f.dev.as_deref().map(|d| self.dev(d)).transpose()?.map(|d| self.stack.ifaces[d].index);
                 self.stack.neigh.flush(|n| {
@@ -317,7 +332,9 @@ impl Machine {
             }
             Ifconfig::Set { iface, ops } => (iface, ops),
         };
-        let d = self.stack.dev_by_name(iface).ok_or_else(|| CmdError::with_status(format!("{iface}: ERROR while getting interface flags: No such device"), 1))?;
+        let d = self.stack.dev_by_name(iface).ok_or_else(|| {
+            CmdError::with_status(format!("{iface}: ERROR while getting interface flags: No such device"), 1)
+        })?;
         let is_alias = iface.contains(':');
         let has_bcast = self.stack.ifaces[d].kind == IfKind::Ether;
         let current = |m: &Machine| m.stack.ifaces[d].addrs.iter().find(|a| &a.label == iface).cloned();
@@ -329,11 +346,24 @@ impl Machine {
                     }
                     let prefix = classful_prefix(*a);
                     let broadcast = if has_bcast { broadcast_of(*a, prefix) } else { None };
-                    let ifa = IfAddr { addr: *a, prefix, label: iface.clone(), scope: Scope::Global, broadcast, secondary: false };
-                    self.stack.add_addr(d, ifa).map_err(|e| CmdError::with_status(format!("SIOCSIFADDR: {}", e.to_string().trim_start_matches("RTNETLINK answers: ")), 1))?;
+                    let ifa = IfAddr {
+                        addr: *a,
+                        prefix,
+                        label: iface.clone(),
+                        scope: Scope::Global,
+                        broadcast,
+                        secondary: false,
+                    };
+                    self.stack.add_addr(d, ifa).map_err(|e| {
+                        CmdError::with_status(
+                            format!("SIOCSIFADDR: {}", e.to_string().trim_start_matches("RTNETLINK answers: ")),
+                            1,
+                        )
+                    })?;
                 }
                 IfconfigOp::Netmask(p) => {
-                    let old = current(self).ok_or_else(|| CmdError::with_status("SIOCSIFNETMASK: Cannot assign requested address", 1))?;
+                    let old = current(self)
+                        .ok_or_else(|| CmdError::with_status("SIOCSIFNETMASK: Cannot assign requested address", 1))?;
                     let _ = self.stack.del_addr(d, old.addr, Some(old.prefix));
                     let broadcast = if has_bcast { broadcast_of(old.addr, *p) } else { None };
                     let ifa = IfAddr { prefix: *p, broadcast, secondary: false, ..old };
@@ -341,7 +371,8 @@ impl Machine {
                 }
                 IfconfigOp::Broadcast(b) => {
                     if let (Some(b), Some(old)) = (b, current(self)) {
-                        let ifa = self.stack.ifaces[d].addrs.iter_mut().find(|a| a.addr == old.addr && a.label == old.label);
+                        let ifa =
+                            self.stack.ifaces[d].addrs.iter_mut().find(|a| a.addr == old.addr && a.label == old.label);
                         if let Some(ifa) = ifa {
                             ifa.broadcast = Some(*b);
                         }
@@ -379,7 +410,11 @@ impl Machine {
             NetRoute::Show { .. } => return Ok(show::route_n(&self.stack)),
             NetRoute::Add(e) | NetRoute::Del(e) => e,
         };
-        let dev = e.dev.as_deref().map(|d| self.stack.dev_by_name(d).ok_or_else(|| CmdError::with_status("SIOCADDRT: No such device", 7))).transpose()?;
+        let dev = e
+            .dev
+            .as_deref()
+            .map(|d| self.stack.dev_by_name(d).ok_or_else(|| CmdError::with_status("SIOCADDRT: No such device", 7)))
+            .transpose()?;
         if let NetRoute::Del(_) = r {
             let idx = dev.map(|d| self.stack.ifaces[d].index);
             self.stack
@@ -396,7 +431,9 @@ impl Machine {
             return Ok(String::new());
         }
         let dev = match e.gateway {
-            Some(gw) => Some(self.gateway_dev(gw, dev).map_err(|_| CmdError::with_status("SIOCADDRT: Network is unreachable", 7))?),
+            Some(gw) => Some(
+                self.gateway_dev(gw, dev).map_err(|_| CmdError::with_status("SIOCADDRT: Network is unreachable", 7))?,
+            ),
             None => dev,
         };
         let Some(d) = dev.or_else(|| {
@@ -426,17 +463,32 @@ impl Machine {
         match a {
             ArpCmd::Show { iface, host, .. } => Ok(show::arp_n(&self.stack, iface.as_deref(), *host)),
             ArpCmd::Delete { host, iface } => {
-                let devs: Vec<u32> = self.stack.ifaces.iter().filter(|i| iface.as_ref().is_none_or(|n| n == &i.name)).map(|i| i.index).collect();
+                let devs: Vec<u32> = self
+                    .stack
+                    .ifaces
+                    .iter()
+                    .filter(|i| iface.as_ref().is_none_or(|n| n == &i.name))
+                    .map(|i| i.index)
+                    .collect();
                 let mut any = false;
                 for d in devs {
                     any |= self.stack.neigh.remove(d, *host);
                 }
-                if any { Ok(String::new()) } else { Err(CmdError::with_status(format!("No ARP entry for {host}"), 255)) }
+                if any {
+                    Ok(String::new())
+                } else {
+                    Err(CmdError::with_status(format!("No ARP entry for {host}"), 255))
+                }
             }
             ArpCmd::Set { host, mac, iface, temp } => {
                 let d = match iface {
                     Some(i) => self.dev(i)?,
-                    None => self.stack.ifaces.iter().position(|i| i.addrs.iter().any(|x| x.matches(*host))).ok_or_else(|| CmdError::with_status("SIOCSARP: Network is unreachable", 255))?,
+                    None => self
+                        .stack
+                        .ifaces
+                        .iter()
+                        .position(|i| i.addrs.iter().any(|x| x.matches(*host)))
+                        .ok_or_else(|| CmdError::with_status("SIOCSARP: Network is unreachable", 255))?,
                 };
                 let idx = self.stack.ifaces[d].index;
                 let mut nout = vec![];
@@ -478,7 +530,10 @@ impl Machine {
                 for f in files {
                     let body = self.files.get(&f).cloned();
                     if body.is_none() {
-                        return Err(CmdError::with_status(format!("sysctl: cannot open \"{f}\": No such file or directory"), 255));
+                        return Err(CmdError::with_status(
+                            format!("sysctl: cannot open \"{f}\": No such file or directory"),
+                            255,
+                        ));
                     }
                     items.extend(crate::shell::sysctl::load(&f, body.as_deref())?.into_iter().map(SysctlItem::Write));
                 }
@@ -508,8 +563,12 @@ impl Machine {
 
     fn all_sysctls(&self) -> Vec<(String, String)> {
         let mut keys = vec!["net.ipv4.ip_forward".to_string()];
-        for dev in ["all", "default"].into_iter().map(str::to_string).chain(self.stack.ifaces.iter().map(|i| i.name.clone())) {
-            for f in ["arp_accept", "arp_announce", "arp_filter", "arp_ignore", "forwarding", "rp_filter", "send_redirects"] {
+        for dev in
+            ["all", "default"].into_iter().map(str::to_string).chain(self.stack.ifaces.iter().map(|i| i.name.clone()))
+        {
+            for f in
+                ["arp_accept", "arp_announce", "arp_filter", "arp_ignore", "forwarding", "rp_filter", "send_redirects"]
+            {
                 keys.push(format!("net.ipv4.conf.{dev}.{f}"));
             }
         }
@@ -536,9 +595,10 @@ impl Machine {
     }
 
     /// The TCP model reads its knobs from `net.ipv4.tcp_*`.
-    fn sync_tcp_conf(&mut self) {
+    pub(super) fn sync_tcp_conf(&mut self) {
         let g = &self.stack.sysctl.globals;
-        let (syn, synack, fin, range) = (g.tcp_syn_retries, g.tcp_synack_retries, g.tcp_fin_timeout, g.ip_local_port_range);
+        let (syn, synack, fin, range) =
+            (g.tcp_syn_retries, g.tcp_synack_retries, g.tcp_fin_timeout, g.ip_local_port_range);
         let c = self.stack.tcp.conf_mut();
         c.syn_retries = syn.min(127) as u8;
         c.synack_retries = synack.min(255) as u8;
@@ -554,7 +614,10 @@ impl Machine {
         let d = match &a.iface {
             Some(i) => self.dev(i)?,
             None => {
-                let r = self.stack.route_output(a.target).ok_or_else(|| CmdError::with_status("arping: no source address in not-ARPable device", 2))?;
+                let r = self
+                    .stack
+                    .route_output(a.target)
+                    .ok_or_else(|| CmdError::with_status("arping: no source address in not-ARPable device", 2))?;
                 r.dev
             }
         };
@@ -569,8 +632,11 @@ impl Machine {
             ArpingMode::Advert => Arp { op: ARP_REPLY, sha: mac, spa: src, tha: mac, tpa: a.target },
             _ => Arp { op: ARP_REQUEST, sha: mac, spa: src, tha: MacAddr::BROADCAST, tpa: a.target },
         };
-        let count = a.count.unwrap_or(if matches!(a.mode, ArpingMode::Unsolicited | ArpingMode::Advert) { 3 } else { 1 });
-        let Some(port) = self.stack.ifaces[d].port else { return Err(CmdError::with_status("arping: Device not ARPable", 2)) };
+        let count =
+            a.count.unwrap_or(if matches!(a.mode, ArpingMode::Unsolicited | ArpingMode::Advert) { 3 } else { 1 });
+        let Some(port) = self.stack.ifaces[d].port else {
+            return Err(CmdError::with_status("arping: Device not ARPable", 2));
+        };
         let frame = arp.frame(MacAddr::BROADCAST, mac);
         for i in 0..count {
             let at = now + Duration::from_secs(u64::from(i));
@@ -582,7 +648,11 @@ impl Machine {
         }
         self.scheduled_frames.sort_by_key(|f| f.0);
         let name = &self.stack.ifaces[d].name;
-        Ok(if a.quiet { String::new() } else { format!("ARPING {} from {src} {name}\nSent {count} probes (1 broadcast(s))\n", a.target) })
+        Ok(if a.quiet {
+            String::new()
+        } else {
+            format!("ARPING {} from {src} {name}\nSent {count} probes (1 broadcast(s))\n", a.target)
+        })
     }
 
     fn modprobe(&mut self, module: &str, remove: bool) -> Result<String, CmdError> {
@@ -598,12 +668,23 @@ impl Machine {
                 Ok(String::new())
             }
             "ipip" | "tunnel4" => Ok(String::new()),
-            m if m.starts_with("nf_") || m.starts_with("iptable_") || m.starts_with("xt_") || m == "ip_tables" => Ok(String::new()),
-            m => Err(CmdError::with_status(format!("modprobe: FATAL: Module {m} not found in directory /lib/modules/lvs-lab"), 1)),
+            m if m.starts_with("nf_") || m.starts_with("iptable_") || m.starts_with("xt_") || m == "ip_tables" => {
+                Ok(String::new())
+            }
+            m => Err(CmdError::with_status(
+                format!("modprobe: FATAL: Module {m} not found in directory /lib/modules/lvs-lab"),
+                1,
+            )),
         }
     }
 
-    fn service(&mut self, now: Instant, name: &str, action: ServiceAction, out: &mut Outbox) -> Result<String, CmdError> {
+    fn service(
+        &mut self,
+        now: Instant,
+        name: &str,
+        action: ServiceAction,
+        out: &mut Outbox,
+    ) -> Result<String, CmdError> {
         let unit = name.trim_end_matches(".service");
         if let Some(i) = self.apps.iter().position(|a| a.spec.name() == unit) {
             match action {
@@ -627,7 +708,10 @@ impl Machine {
         match unit {
             // Services that exist on the tutorials' machines but do nothing here.
             "firewalld" | "iptables" | "network" | "NetworkManager" | "ipvsadm" | "sshd" | "crond" => Ok(String::new()),
-            _ => Err(CmdError::with_status(format!("Failed to {} {unit}.service: Unit {unit}.service not found.", action_name(action)), 5)),
+            _ => Err(CmdError::with_status(
+                format!("Failed to {} {unit}.service: Unit {unit}.service not found.", action_name(action)),
+                5,
+            )),
         }
     }
 }

@@ -31,10 +31,20 @@ impl Machine {
     pub(super) fn ipvsadm(&mut self, _now: Instant, _argv: &[String], _out: &mut Outbox) -> Result<String, CmdError> {
         Err(CmdError::with_status("ipvsadm: not yet available", 1))
     }
-    pub(super) fn keepalived_cmd(&mut self, _now: Instant, _argv: &[String], _out: &mut Outbox) -> Result<String, CmdError> {
+    pub(super) fn keepalived_cmd(
+        &mut self,
+        _now: Instant,
+        _argv: &[String],
+        _out: &mut Outbox,
+    ) -> Result<String, CmdError> {
         Err(CmdError::with_status("keepalived: not yet available", 1))
     }
-    pub(super) fn keepalived_service(&mut self, _now: Instant, _a: ServiceAction, _out: &mut Outbox) -> Result<String, CmdError> {
+    pub(super) fn keepalived_service(
+        &mut self,
+        _now: Instant,
+        _a: ServiceAction,
+        _out: &mut Outbox,
+    ) -> Result<String, CmdError> {
         Err(CmdError::with_status("keepalived: not yet available", 1))
     }
     pub(super) fn ensure_ipvs(&mut self) {}

@@ -110,13 +110,18 @@ impl Machine {
         let mut m = Machine {
             name: spec.name.clone(),
             stack,
-            apps: spec.apps.iter().map(|s| RunningApp { spec: s.clone(), state: AppState::new(s), running: false }).collect(),
+            apps: spec
+                .apps
+                .iter()
+                .map(|s| RunningApp { spec: s.clone(), state: AppState::new(s), running: false })
+                .collect(),
             files,
             scheduled_frames: vec![],
             director: DirectorState::default(),
             rng,
             script_results: spec.script_results.clone(),
         };
+        m.sync_tcp_conf();
         for s in &spec.setup {
             let mut env = Env { m: &mut m, now, out };
             run_named_script(&s.origin, &s.text, &s.args, &mut env).map_err(|e| {
@@ -170,17 +175,20 @@ impl Machine {
         let name = self.apps[i].spec.name().to_string();
         let app = &mut self.apps[i];
         let ok = match (&app.spec, &mut app.state) {
-            (AppSpec::HttpServer { port, addr, .. }, AppState::HttpServer { listener, .. }) => match self.stack.tcp.listen(*addr, *port) {
-                Ok(id) => {
-                    *listener = Some(id);
-                    true
+            (AppSpec::HttpServer { port, addr, .. }, AppState::HttpServer { listener, .. }) => {
+                match self.stack.tcp.listen(*addr, *port) {
+                    Ok(id) => {
+                        *listener = Some(id);
+                        true
+                    }
+                    Err(e) => {
+                        out.note("-", "app", || format!("{name}: cannot listen on port {port}: {e}"));
+                        false
+                    }
                 }
-                Err(e) => {
-                    out.note("-", "app", || format!("{name}: cannot listen on port {port}: {e}"));
-                    false
-                }
-            },
-            (AppSpec::UdpServer { port, .. }, AppState::UdpServer { sock }) | (AppSpec::EchoServer { port, .. }, AppState::EchoServer { sock }) => {
+            }
+            (AppSpec::UdpServer { port, .. }, AppState::UdpServer { sock })
+            | (AppSpec::EchoServer { port, .. }, AppState::EchoServer { sock }) => {
                 *sock = self.stack.udp.bind(None, *port, range);
                 sock.is_some()
             }
@@ -240,7 +248,9 @@ impl Machine {
                         conn.1.extend_from_slice(&data);
                         if !conn.2 && request_complete(&conn.1) {
                             conn.2 = true;
-                            let line = String::from_utf8_lossy(conn.1.split(|b| *b == b'\r').next().unwrap_or_default()).into_owned();
+                            let line =
+                                String::from_utf8_lossy(conn.1.split(|b| *b == b'\r').next().unwrap_or_default())
+                                    .into_owned();
                             self.stack.tcp.send(now, c, page);
                             self.stack.tcp.close(now, c);
                             out.note("-", "app", || format!("{name}: {line} -> 200"));
@@ -348,7 +358,9 @@ impl Machine {
                         at(r.deadline);
                     }
                 }
-                (AppSpec::EchoClient { total, .. }, AppState::EchoClient { sent, next_round, .. }) if sent < total => at(*next_round),
+                (AppSpec::EchoClient { total, .. }, AppState::EchoClient { sent, next_round, .. }) if sent < total => {
+                    at(*next_round)
+                }
                 _ => {}
             }
         }
@@ -379,8 +391,7 @@ impl Machine {
                     for s in closes {
                         self.stack.udp.close(s);
                     }
-                    loop {
-                        let AppState::Client { next, .. } = &self.apps[i].state else { break };
+                    while let AppState::Client { next, .. } = &self.apps[i].state {
                         let n = *next;
                         if n >= count || Instant::ZERO + start + interval * n > now {
                             break;
@@ -389,7 +400,9 @@ impl Machine {
                     }
                 }
                 AppSpec::EchoClient { servers, port, interval, total, size, .. } => {
-                    let AppState::EchoClient { sock: Some(s), sent, next_round, .. } = &mut self.apps[i].state else { continue };
+                    let AppState::EchoClient { sock: Some(s), sent, next_round, .. } = &mut self.apps[i].state else {
+                        continue;
+                    };
                     if *sent >= total || *next_round > now {
                         continue;
                     }
@@ -409,8 +422,17 @@ impl Machine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn client_request(&mut self, now: Instant, i: usize, n: u32, name: &str, proto: &str, to: SocketAddrV4, timeout: Duration, out: &mut Outbox) {
+    fn client_request(
+        &mut self,
+        now: Instant,
+        i: usize,
+        n: u32,
+        name: &str,
+        proto: &str,
+        to: SocketAddrV4,
+        timeout: Duration,
+        out: &mut Outbox,
+    ) {
         let route = self.stack.route_output(*to.ip());
         let mut rec = RequestRecord {
             client: format!("{}/{}", self.name, name),
@@ -423,7 +445,8 @@ impl Machine {
             src: String::new(),
             dst: to.to_string(),
         };
-        let mut req = Request { record: rec.clone(), sock: None, udp: None, rx: vec![], deadline: now + timeout, done: false };
+        let mut req =
+            Request { record: rec.clone(), sock: None, udp: None, rx: vec![], deadline: now + timeout, done: false };
         match route {
             None => {
                 rec.end_ns = Some(now.nanos());
@@ -545,7 +568,16 @@ impl Node for Machine {
             .ifaces
             .iter()
             .filter_map(|i| {
-                i.port.map(|p| (p, PortInfo { name: i.name.clone(), mac: i.mac, ipv4: i.addrs.iter().map(|a| (a.addr, a.prefix)).collect() }))
+                i.port.map(|p| {
+                    (
+                        p,
+                        PortInfo {
+                            name: i.name.clone(),
+                            mac: i.mac,
+                            ipv4: i.addrs.iter().map(|a| (a.addr, a.prefix)).collect(),
+                        },
+                    )
+                })
             })
             .collect();
         v.sort_by_key(|x| x.0);
@@ -570,10 +602,15 @@ impl Node for Machine {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.stack.next_deadline(), self.apps_deadline(), self.scheduled_frames.first().map(|f| f.0), self.director.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.stack.next_deadline(),
+            self.apps_deadline(),
+            self.scheduled_frames.first().map(|f| f.0),
+            self.director.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn on_carrier(&mut self, _now: Instant, port: PortId, up: bool, _out: &mut Outbox) {
@@ -595,12 +632,21 @@ impl Node for Machine {
             requests: self.requests(),
             ipvs: self.director.ipvs_report(now),
             vrrp: self.director.vrrp_report(),
-            echo: self.echo_stats().map(|(sent, received, mean_rtt_ns)| crate::report::EchoStats { sent, received, mean_rtt_ns }),
+            echo: self.echo_stats().map(|(sent, received, mean_rtt_ns)| crate::report::EchoStats {
+                sent,
+                received,
+                mean_rtt_ns,
+            }),
         }
     }
 }
 
 /// Addresses of a machine, for capture name resolution.
 pub fn addresses(m: &Machine) -> Vec<Ipv4Addr> {
-    m.stack.ifaces.iter().filter(|i| i.kind != crate::stack::iface::IfKind::Loopback).flat_map(|i| i.addrs.iter().map(|a| a.addr)).collect()
+    m.stack
+        .ifaces
+        .iter()
+        .filter(|i| i.kind != crate::stack::iface::IfKind::Loopback)
+        .flat_map(|i| i.addrs.iter().map(|a| a.addr))
+        .collect()
 }

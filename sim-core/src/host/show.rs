@@ -35,7 +35,13 @@ fn link_line(i: &Iface) -> String {
         _ => "DOWN",
     };
     let qdisc = if i.kind == IfKind::Ether { "fq_codel" } else { "noqueue" };
-    let mut s = format!("{}: {}: <{}> mtu {} qdisc {qdisc} state {state} group default qlen 1000\n", i.index, i.name, flags(i), i.mtu);
+    let mut s = format!(
+        "{}: {}: <{}> mtu {} qdisc {qdisc} state {state} group default qlen 1000\n",
+        i.index,
+        i.name,
+        flags(i),
+        i.mtu
+    );
     match i.kind {
         IfKind::Loopback => s.push_str("    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"),
         IfKind::Ether => {
@@ -146,7 +152,9 @@ pub fn ip_route_get(st: &Stack, dst: Ipv4Addr) -> Option<String> {
 pub fn neigh_entries(st: &Stack, f: Option<&NeighFilter>) -> Vec<crate::report::NeighEntry> {
     st.neigh
         .entries()
-        .filter(|n| f.is_none_or(|f| f.dev.as_ref().is_none_or(|d| st.dev_pos(n.dev).is_some_and(|p| st.ifaces[p].name == *d))))
+        .filter(|n| {
+            f.is_none_or(|f| f.dev.as_ref().is_none_or(|d| st.dev_pos(n.dev).is_some_and(|p| st.ifaces[p].name == *d)))
+        })
         .filter(|n| f.and_then(|f| f.to).is_none_or(|(a, l)| (u32::from(n.addr) ^ u32::from(a)) & mask(l) == 0))
         .map(|n| crate::report::NeighEntry {
             addr: n.addr.to_string(),
@@ -222,7 +230,13 @@ pub fn ifconfig(st: &Stack, only: Option<&str>, all: bool) -> String {
                 }
                 v.join(",")
             };
-            let fl = if i.kind == IfKind::Loopback { 73 } else if i.up { 4163 } else { 4098 };
+            let fl = if i.kind == IfKind::Loopback {
+                73
+            } else if i.up {
+                4163
+            } else {
+                4098
+            };
             let _ = writeln!(s, "{label}: flags={fl}<{flags}>  mtu {}", i.mtu);
             if let Some(a) = i.addrs.iter().find(|a| a.label == label) {
                 let nm = Ipv4Addr::from(mask(a.prefix));
@@ -288,7 +302,15 @@ pub fn arp_n(st: &Stack, iface: Option<&str>, host: Option<Ipv4Addr>) -> String 
             }
             (state, Some(m)) => {
                 let flag = if state == Nud::Permanent { "CM" } else { "C" };
-                let _ = writeln!(s, "{:<24} {:<7} {:<19} {:<5} {:<15} {dev}", n.addr.to_string(), "ether", m.to_string(), flag, "");
+                let _ = writeln!(
+                    s,
+                    "{:<24} {:<7} {:<19} {:<5} {:<15} {dev}",
+                    n.addr.to_string(),
+                    "ether",
+                    m.to_string(),
+                    flag,
+                    ""
+                );
             }
         }
     }

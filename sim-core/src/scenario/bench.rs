@@ -10,7 +10,9 @@ use std::fmt::Write;
 
 /// The scenario text for `servers` servers and `echoes` echoes in total.
 pub fn lan_echo_text(servers: usize, echoes: u64) -> String {
-    let mut s = String::from("name = \"lan-echo\"\nseed = 1\nduration = \"3600s\"\n\n[[segment]]\nname = \"lan\"\nrate = \"10Gbps\"\nlatency = \"10us\"\n\n");
+    let mut s = String::from(
+        "name = \"lan-echo\"\nseed = 1\nduration = \"3600s\"\n\n[[segment]]\nname = \"lan\"\nrate = \"10Gbps\"\nlatency = \"10us\"\n\n",
+    );
     let addr = |i: usize| format!("10.0.{}.{}", 1 + i / 250, 1 + i % 250);
     let list: Vec<String> = (0..servers).map(|i| format!("\"{}\"", addr(i))).collect();
     let _ = write!(
@@ -49,9 +51,12 @@ pub fn run_lan_echo(sc: &Scenario) -> EchoRun {
     let opts = RunOptions { trace: false, capture: false, check: false, ..Default::default() };
     let mut b = build(sc, &opts).expect("lan-echo builds");
     b.sim.run_until(Instant::from_secs(3600));
-    let received = (0..b.sim.node_count())
-        .filter_map(|i| b.sim.node(i).report(b.sim.now()).echo)
-        .map(|e| e.received)
-        .sum();
-    EchoRun { deliveries: b.sim.deliveries(), events: b.sim.events_processed(), echoes_received: received, sim_end: b.sim.now() }
+    let received =
+        (0..b.sim.node_count()).filter_map(|i| b.sim.node(i).report(b.sim.now()).echo).map(|e| e.received).sum();
+    EchoRun {
+        deliveries: b.sim.deliveries(),
+        events: b.sim.events_processed(),
+        echoes_received: received,
+        sim_end: b.sim.now(),
+    }
 }

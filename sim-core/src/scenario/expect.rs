@@ -43,7 +43,10 @@ fn outcome_name(s: &str) -> Option<Outcome> {
 fn event_of(trace: &[TraceEvent], q: &RequestRecord) -> Option<u64> {
     let (host, app) = q.client.split_once('/')?;
     let needle = format!("{app}: request {} ", q.seq);
-    trace.iter().find(|e| e.node == host && e.dir == "app" && e.summary.starts_with(&needle) && !e.summary.contains("connect")).map(|e| e.id)
+    trace
+        .iter()
+        .find(|e| e.node == host && e.dir == "app" && e.summary.starts_with(&needle) && !e.summary.contains("connect"))
+        .map(|e| e.id)
 }
 
 fn counts(qs: &[&RequestRecord]) -> String {
@@ -91,10 +94,20 @@ fn one(x: &ExpectSpec, report: &Report, trace: &[TraceEvent], b: &mut Built) -> 
             let who = x.client.clone().unwrap_or_else(|| "all clients".into());
             if let Some(all) = &x.all {
                 let Some(o) = outcome_name(all) else {
-                    return check(format!("outcomes of {who}"), false, format!("all {all}"), "unknown outcome name".into());
+                    return check(
+                        format!("outcomes of {who}"),
+                        false,
+                        format!("all {all}"),
+                        "unknown outcome name".into(),
+                    );
                 };
                 let bad = qs.iter().find(|q| q.outcome != o);
-                let mut c = check(format!("outcomes of {who}"), !qs.is_empty() && bad.is_none(), format!("all {all}"), counts(&qs));
+                let mut c = check(
+                    format!("outcomes of {who}"),
+                    !qs.is_empty() && bad.is_none(),
+                    format!("all {all}"),
+                    counts(&qs),
+                );
                 c.diverged_at = bad.and_then(|q| event_of(trace, q));
                 return c;
             }
@@ -167,7 +180,13 @@ fn one(x: &ExpectSpec, report: &Report, trace: &[TraceEvent], b: &mut Built) -> 
             }
             let mut c = check(name, ok, want.join(" "), actual);
             if !ok {
-                c.diverged_at = trace.iter().rev().find(|e| e.node == h && e.cause.as_deref().is_some_and(|c| c.contains(&format!("neighbour {addr} ")))).map(|e| e.id);
+                c.diverged_at = trace
+                    .iter()
+                    .rev()
+                    .find(|e| {
+                        e.node == h && e.cause.as_deref().is_some_and(|c| c.contains(&format!("neighbour {addr} ")))
+                    })
+                    .map(|e| e.id);
             }
             c
         }
@@ -220,9 +239,15 @@ fn one(x: &ExpectSpec, report: &Report, trace: &[TraceEvent], b: &mut Built) -> 
         "vrrp" => {
             let h = host.unwrap_or_default();
             let inst = x.instance.clone().unwrap_or_default();
-            let st = report.hosts.get(&h).and_then(|n| n.vrrp.iter().find(|v| v.instance == inst)).map(|v| v.state.clone());
+            let st =
+                report.hosts.get(&h).and_then(|n| n.vrrp.iter().find(|v| v.instance == inst)).map(|v| v.state.clone());
             let want = x.state.clone().unwrap_or_default();
-            check(format!("VRRP {inst} on {h}"), st.as_deref() == Some(want.as_str()), want, st.unwrap_or_else(|| "no such instance".into()))
+            check(
+                format!("VRRP {inst} on {h}"),
+                st.as_deref() == Some(want.as_str()),
+                want,
+                st.unwrap_or_else(|| "no such instance".into()),
+            )
         }
         k => check(k.to_string(), false, "a known kind".into(), k.to_string()),
     }

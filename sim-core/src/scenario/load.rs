@@ -179,7 +179,10 @@ fn parse(name: &str, file: &str, text: &str, origin: Origin) -> Result<Scenario,
     }
     let nic_of = |hi: usize, nic: &str| spec.hosts[hi].nics.iter().position(|n| n.name.get_ref() == nic);
     let resolve_peer = |p: &Spanned<String>| -> Result<(usize, usize), LoadError> {
-        let (h, n) = p.get_ref().split_once(':').ok_or_else(|| cx.at(p, format!("peer `{}` must be `host:nic`", p.get_ref())))?;
+        let (h, n) = p
+            .get_ref()
+            .split_once(':')
+            .ok_or_else(|| cx.at(p, format!("peer `{}` must be `host:nic`", p.get_ref())))?;
         let hi = *host_index.get(h).ok_or_else(|| cx.at(p, format!("unknown host `{h}` in peer `{}`", p.get_ref())))?;
         let ni = nic_of(hi, n).ok_or_else(|| cx.at(p, format!("host `{h}` has no NIC `{n}`")))?;
         Ok((hi, ni))
@@ -211,7 +214,9 @@ fn parse(name: &str, file: &str, text: &str, origin: Origin) -> Result<Scenario,
             }
             nics.push((nn.clone(), mac));
             let to = match (&n.segment, &n.peer) {
-                (Some(s), None) => Ok(*seg_index.get(s.get_ref()).ok_or_else(|| cx.at(s, format!("unknown segment `{}`", s.get_ref())))?),
+                (Some(s), None) => Ok(*seg_index
+                    .get(s.get_ref())
+                    .ok_or_else(|| cx.at(s, format!("unknown segment `{}`", s.get_ref())))?),
                 (None, Some(p)) => {
                     let (ph, pn) = resolve_peer(p)?;
                     if ph == hi {
@@ -220,7 +225,15 @@ fn parse(name: &str, file: &str, text: &str, origin: Origin) -> Result<Scenario,
                     Err((ph, pn))
                 }
                 (Some(s), Some(_)) => return Err(cx.at(s, "a NIC has either `segment` or `peer`, not both")),
-                (None, None) => return Err(cx.at(&n.name, format!("NIC `{nn}` of `{}` needs `segment = \"...\"` or `peer = \"host:nic\"`", h.name.get_ref()))),
+                (None, None) => {
+                    return Err(cx.at(
+                        &n.name,
+                        format!(
+                            "NIC `{nn}` of `{}` needs `segment = \"...\"` or `peer = \"host:nic\"`",
+                            h.name.get_ref()
+                        ),
+                    ));
+                }
             };
             let seg = to.ok().map(|i| &spec.segments[i]);
             let mut params = crate::fabric::LinkParams::default();
@@ -247,7 +260,10 @@ fn parse(name: &str, file: &str, text: &str, origin: Origin) -> Result<Scenario,
                 if let Some(back) = spec.hosts[ph].nics[pn].peer.as_ref()
                     && resolve_peer(back)? != (hi, ni)
                 {
-                    return Err(cx.at(back, format!("peer `{}` is cabled to {}:{nn}, not here", back.get_ref(), h.name.get_ref())));
+                    return Err(cx.at(
+                        back,
+                        format!("peer `{}` is cabled to {}:{nn}, not here", back.get_ref(), h.name.get_ref()),
+                    ));
                 }
                 if spec.hosts[ph].nics[pn].segment.is_some() {
                     return Err(cx.at(n.peer.as_ref().expect("peer"), "the peer NIC is plugged into a segment already"));
@@ -268,22 +284,35 @@ fn parse(name: &str, file: &str, text: &str, origin: Origin) -> Result<Scenario,
         }
         let k = x.kind.get_ref().as_str();
         if !["outcomes", "bodies", "neigh", "exec", "trace", "vrrp"].contains(&k) {
-            return Err(cx.at(&x.kind, format!("unknown expectation kind `{k}` (outcomes, bodies, neigh, exec, trace, vrrp)")));
+            return Err(
+                cx.at(&x.kind, format!("unknown expectation kind `{k}` (outcomes, bodies, neigh, exec, trace, vrrp)"))
+            );
         }
     }
     Ok(Scenario { name, file: file.to_string(), text: text.to_string(), spec, machines, links, segment_ageing })
 }
 
-fn machine_spec(cx: &Ctx, h: &HostSpec, nics: Vec<(String, MacAddr)>, origin: &Origin) -> Result<MachineSpec, LoadError> {
+fn machine_spec(
+    cx: &Ctx,
+    h: &HostSpec,
+    nics: Vec<(String, MacAddr)>,
+    origin: &Origin,
+) -> Result<MachineSpec, LoadError> {
     let mut setup = vec![];
     if let Some(s) = &h.setup {
         let (line, _) = line_col(cx.text, s.span().start);
         // A `"""` string starts on the line after the opening quotes.
         let first_line = if cx.text[s.span().start..].starts_with("\"\"\"\n") { line + 1 } else { line };
-        setup.push(SetupScript { origin: cx.file.to_string(), first_line, text: s.get_ref().clone(), args: h.setup_args.clone() });
+        setup.push(SetupScript {
+            origin: cx.file.to_string(),
+            first_line,
+            text: s.get_ref().clone(),
+            args: h.setup_args.clone(),
+        });
     }
     for sc in &h.scripts {
-        let text = read_beside(origin, sc.get_ref()).ok_or_else(|| cx.at(sc, format!("cannot read script `{}`", sc.get_ref())))?;
+        let text = read_beside(origin, sc.get_ref())
+            .ok_or_else(|| cx.at(sc, format!("cannot read script `{}`", sc.get_ref())))?;
         setup.push(SetupScript { origin: sc.get_ref().clone(), first_line: 1, text, args: h.setup_args.clone() });
     }
     let mut files = BTreeMap::new();
@@ -297,7 +326,10 @@ fn machine_spec(cx: &Ctx, h: &HostSpec, nics: Vec<(String, MacAddr)>, origin: &O
     let mut names = BTreeSet::new();
     for a in &h.apps {
         if !names.insert(a.get_ref().name().to_string()) {
-            return Err(cx.at(a, format!("two apps named `{}` on `{}`: give one a `name`", a.get_ref().name(), h.name.get_ref())));
+            return Err(cx.at(
+                a,
+                format!("two apps named `{}` on `{}`: give one a `name`", a.get_ref().name(), h.name.get_ref()),
+            ));
         }
     }
     Ok(MachineSpec {
@@ -311,7 +343,8 @@ fn machine_spec(cx: &Ctx, h: &HostSpec, nics: Vec<(String, MacAddr)>, origin: &O
 }
 
 fn check_event(cx: &Ctx, hosts: &[HostSpec], index: &BTreeMap<String, usize>, e: &EventSpec) -> Result<(), LoadError> {
-    let hi = *index.get(e.host.get_ref()).ok_or_else(|| cx.at(&e.host, format!("unknown host `{}`", e.host.get_ref())))?;
+    let hi =
+        *index.get(e.host.get_ref()).ok_or_else(|| cx.at(&e.host, format!("unknown host `{}`", e.host.get_ref())))?;
     match e.action.get_ref().as_str() {
         "exec" => {
             if e.command.is_none() {
@@ -332,7 +365,10 @@ fn check_event(cx: &Ctx, hosts: &[HostSpec], index: &BTreeMap<String, usize>, e:
             }
         }
         other => {
-            return Err(cx.at(&e.action, format!("unknown event `{other}` (exec, link-down, link-up, crash, boot, stop, start)")));
+            return Err(cx.at(
+                &e.action,
+                format!("unknown event `{other}` (exec, link-down, link-up, crash, boot, stop, start)"),
+            ));
         }
     }
     Ok(())

@@ -163,7 +163,17 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<RunResult, String> {
     let layout = b.sim.layout();
     let pcap = b.sim.take_capture();
     let checks = if opts.check { expect::evaluate(sc, &report, &trace, &mut b) } else { vec![] };
-    Ok(RunResult { report, trace, layout, pcap, ended, execs, checks, errors: b.sim.errors().to_vec(), events: b.sim.events_processed() })
+    Ok(RunResult {
+        report,
+        trace,
+        layout,
+        pcap,
+        ended,
+        execs,
+        checks,
+        errors: b.sim.errors().to_vec(),
+        events: b.sim.events_processed(),
+    })
 }
 
 fn report(b: &Built, sc: &Scenario, ended: &RunEnd) -> Report {

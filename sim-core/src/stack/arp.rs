@@ -38,7 +38,11 @@ impl Stack {
             .iter()
             .flat_map(|i| i.addrs.iter().map(move |x| (i, x)))
             .find(|(_, x)| x.addr == a)
-            .map(|(i, x)| if x.label != i.name { format!("on {} ({})", i.name, x.label) } else { format!("on {}", i.name) })
+            .map(
+                |(i, x)| {
+                    if x.label != i.name { format!("on {} ({})", i.name, x.label) } else { format!("on {}", i.name) }
+                },
+            )
             .unwrap_or_default()
     }
 
@@ -83,7 +87,15 @@ impl Stack {
                 // neigh_event_ns: the asker is likely to talk to us; cache it STALE.
                 let p = self.sysctl.neigh_parms(&dev_name).clone();
                 let mut nout = vec![];
-                self.neigh.update(now, ifindex, sip, arp.sha, Update { state: Nud::Stale, override_: true, create: true }, &p, &mut nout);
+                self.neigh.update(
+                    now,
+                    ifindex,
+                    sip,
+                    arp.sha,
+                    Update { state: Nud::Stale, override_: true, create: true },
+                    &p,
+                    &mut nout,
+                );
                 self.run_neigh(now, nout, hk, out);
                 self.arp_send(dev, &Arp::reply_to(&arp, my_mac), arp.sha, out);
                 let ign = self.sysctl.arp_ignore(&dev_name);
@@ -95,10 +107,7 @@ impl Stack {
         let exists = self.neigh.get(ifindex, sip).is_some();
         let accept = self.arp_accept(dev, sip);
         let sip_unicast = !self.is_local(sip) && !sip.is_broadcast() && !self.ifaces[dev].is_broadcast(sip);
-        let is_garp = (exists || accept)
-            && sip == tip
-            && (arp.op == ARP_REQUEST || arp.tha == arp.sha)
-            && sip_unicast;
+        let is_garp = (exists || accept) && sip == tip && (arp.op == ARP_REQUEST || arp.tha == arp.sha) && sip_unicast;
         let create = accept && (is_garp || (arp.op == ARP_REPLY && sip_unicast));
         if !exists && !create {
             let what = if arp.op == ARP_REPLY { "reply" } else { "request" };
@@ -122,10 +131,16 @@ impl Stack {
         let garp = if is_garp { "gratuitous ARP: " } else { "" };
         match r {
             UpdateResult::Locked { held } => out.verdict(|| {
-                format!("ignored: {sip} is-at {held} was set {}ms ago, within locktime {}ms: the first reply wins", now.since(updated_at.unwrap_or(now)).as_millis(), p.locktime.as_millis())
+                format!(
+                    "ignored: {sip} is-at {held} was set {}ms ago, within locktime {}ms: the first reply wins",
+                    now.since(updated_at.unwrap_or(now)).as_millis(),
+                    p.locktime.as_millis()
+                )
             }),
             UpdateResult::Changed { from, to } => out.verdict(|| match from {
-                Some((s, Some(m))) if Some(m) != Some(to.1) => format!("{garp}neighbour {sip} {} {m} -> {} {}", s.name(), to.0.name(), to.1),
+                Some((s, Some(m))) if Some(m) != Some(to.1) => {
+                    format!("{garp}neighbour {sip} {} {m} -> {} {}", s.name(), to.0.name(), to.1)
+                }
                 Some((s, _)) => format!("{garp}neighbour {sip} {} -> {} {}", s.name(), to.0.name(), to.1),
                 None => format!("{garp}neighbour {sip} created {} {} (arp_accept)", to.0.name(), to.1),
             }),
@@ -156,13 +171,24 @@ impl Stack {
     /// `arp_solicit`: the request's source address obeys `arp_announce`
     /// (0: the waiting packet's source if local; 1: only if on the target's
     /// subnet on this device; 2: the device's best primary address).
-    pub(super) fn arp_solicit(&mut self, dev: IfIndex, target: Ipv4Addr, to: Option<MacAddr>, hint: Option<Ipv4Addr>, out: &mut Outbox) {
+    pub(super) fn arp_solicit(
+        &mut self,
+        dev: IfIndex,
+        target: Ipv4Addr,
+        to: Option<MacAddr>,
+        hint: Option<Ipv4Addr>,
+        out: &mut Outbox,
+    ) {
         let Some(d) = self.dev_pos(dev) else { return };
         let name = self.ifaces[d].name.clone();
         let level = self.sysctl.arp_announce(&name);
         let saddr = match (level, hint) {
             (0, Some(s)) if self.is_local(s) => Some(s),
-            (1, Some(s)) if self.is_local(s) && self.ifaces[d].addrs.iter().any(|a| a.matches(target) && a.matches(s)) => Some(s),
+            (1, Some(s))
+                if self.is_local(s) && self.ifaces[d].addrs.iter().any(|a| a.matches(target) && a.matches(s)) =>
+            {
+                Some(s)
+            }
             _ => None,
         };
         let saddr = saddr.or_else(|| self.select_addr(d, Some(target), Scope::Link)).unwrap_or(Ipv4Addr::UNSPECIFIED);

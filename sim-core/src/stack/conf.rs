@@ -98,6 +98,9 @@ impl Default for NeighParms {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Globals {
     pub tcp_syn_retries: u32,
+    /// `tcp_syn_linear_timeouts` (Linux ≥ 6.5, default 4): the first SYN
+    /// retransmits come 1 s apart before the doubling starts.
+    pub tcp_syn_linear_timeouts: u32,
     pub tcp_synack_retries: u32,
     pub tcp_fin_timeout: u32,
     pub ip_default_ttl: u32,
@@ -112,6 +115,7 @@ impl Default for Globals {
     fn default() -> Self {
         Globals {
             tcp_syn_retries: 6,
+            tcp_syn_linear_timeouts: 4,
             tcp_synack_retries: 5,
             tcp_fin_timeout: 60,
             ip_default_ttl: 64,
@@ -335,6 +339,7 @@ fn neigh_set(p: &mut NeighParms, name: &str, value: &str) -> Option<Result<(), S
 fn global_get(g: &Globals, name: &str) -> Option<String> {
     Some(match name {
         "tcp_syn_retries" => g.tcp_syn_retries.to_string(),
+        "tcp_syn_linear_timeouts" => g.tcp_syn_linear_timeouts.to_string(),
         "tcp_synack_retries" => g.tcp_synack_retries.to_string(),
         "tcp_fin_timeout" => g.tcp_fin_timeout.to_string(),
         "ip_default_ttl" => g.ip_default_ttl.to_string(),
@@ -360,6 +365,7 @@ fn global_set(g: &mut Globals, name: &str, value: &str, key: &str) -> Result<(),
     let v = parse_u32(key, value)?;
     let slot = match name {
         "tcp_syn_retries" => &mut g.tcp_syn_retries,
+        "tcp_syn_linear_timeouts" => &mut g.tcp_syn_linear_timeouts,
         "tcp_synack_retries" => &mut g.tcp_synack_retries,
         "tcp_fin_timeout" => &mut g.tcp_fin_timeout,
         "ip_default_ttl" => &mut g.ip_default_ttl,

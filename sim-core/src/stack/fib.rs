@@ -190,7 +190,13 @@ impl Fib {
                 proto: Proto::Kernel,
                 mtu: None,
             };
-            if !self.routes.iter().any(|r| r.table == Table::Main && r.dst == net && r.prefix == prefix && r.dev == Some(dev) && r.proto == Proto::Kernel) {
+            if !self.routes.iter().any(|r| {
+                r.table == Table::Main
+                    && r.dst == net
+                    && r.prefix == prefix
+                    && r.dev == Some(dev)
+                    && r.proto == Proto::Kernel
+            }) {
                 self.routes.push(connected);
             }
         }

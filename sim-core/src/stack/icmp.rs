@@ -9,8 +9,8 @@ use crate::time::Instant;
 use crate::wire::ETH_HLEN;
 use crate::wire::IPPROTO_UDP;
 use crate::wire::ip::{
-    ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHO_REPLY, ICMP_FRAG_NEEDED, ICMP_REDIRECT, ICMP_TIME_EXCEEDED, Icmp, IpHdr, Ipv4, L4,
-    build, icmp_quote,
+    ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHO_REPLY, ICMP_FRAG_NEEDED, ICMP_REDIRECT, ICMP_TIME_EXCEEDED, Icmp, IpHdr,
+    Ipv4, L4, build, icmp_quote,
 };
 use std::net::Ipv4Addr;
 
@@ -29,7 +29,15 @@ pub struct IcmpError {
 
 impl Stack {
     /// `icmp_rcv`.
-    pub(super) fn icmp_rcv(&mut self, now: Instant, dev: usize, frame: &[u8], looped: bool, hk: &mut Hk, out: &mut Outbox) {
+    pub(super) fn icmp_rcv(
+        &mut self,
+        now: Instant,
+        dev: usize,
+        frame: &[u8],
+        looped: bool,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated");
         let m = match Icmp::parse(ip.payload) {
             Ok(m) => m,
@@ -38,7 +46,13 @@ impl Stack {
         match m.typ {
             ICMP_ECHO => {
                 if ip.dst.is_broadcast() || ip.dst.is_multicast() || self.ifaces[dev].is_broadcast(ip.dst) {
-                    return self.verdict_or_note(dev, looped, out, "echo to broadcast ignored (icmp_echo_ignore_broadcasts=1)".into(), false);
+                    return self.verdict_or_note(
+                        dev,
+                        looped,
+                        out,
+                        "echo to broadcast ignored (icmp_echo_ignore_broadcasts=1)".into(),
+                        false,
+                    );
                 }
                 if self.sysctl.globals.icmp_echo_ignore_all != 0 {
                     return self.verdict_or_note(dev, looped, out, "icmp_echo_ignore_all=1".into(), false);
@@ -66,12 +80,22 @@ impl Stack {
                 }
                 let e = IcmpError { typ: m.typ, code: m.code, mtu, about };
                 let learned = if mtu > 0 { format!("; path MTU to {} is now {mtu}", about.dst) } else { String::new() };
-                self.verdict_or_note(dev, looped, out, format!("error for our {} > {}{learned}", about.src, about.dst), false);
+                self.verdict_or_note(
+                    dev,
+                    looped,
+                    out,
+                    format!("error for our {} > {}{learned}", about.src, about.dst),
+                    false,
+                );
                 self.icmp_error_to_transport(now, e, hk, out);
             }
-            ICMP_REDIRECT => {
-                self.verdict_or_note(dev, looped, out, "redirect noted; the model does not change routes on redirects".into(), false)
-            }
+            ICMP_REDIRECT => self.verdict_or_note(
+                dev,
+                looped,
+                out,
+                "redirect noted; the model does not change routes on redirects".into(),
+                false,
+            ),
             t => self.verdict_or_note(dev, looped, out, format!("ICMP type {t} ignored"), false),
         }
     }
@@ -106,7 +130,8 @@ impl Stack {
         if limit == 0 {
             return true;
         }
-        let p = self.icmp_peers.entry(dst).or_insert(Peer { tokens_ms: 0, last: now - std::time::Duration::from_secs(60) });
+        let p =
+            self.icmp_peers.entry(dst).or_insert(Peer { tokens_ms: 0, last: now - std::time::Duration::from_secs(60) });
         let mut tokens = p.tokens_ms + now.since(p.last).as_millis() as u64;
         p.last = now;
         tokens = tokens.min(BURST * limit);
@@ -123,14 +148,24 @@ impl Stack {
     /// multicast destination, or a source that is not a unicast host. The source
     /// is the offending packet's destination when that was us, else chosen by the
     /// route back (`icmp_errors_use_inbound_ifaddr` = 0).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn icmp_send(&mut self, now: Instant, frame: &[u8], in_dev: Option<usize>, typ: u8, code: u8, info: u32, hk: &mut Hk, out: &mut Outbox) {
+    pub(crate) fn icmp_send(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        in_dev: Option<usize>,
+        typ: u8,
+        code: u8,
+        info: u32,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let Some(pkt) = frame.get(ETH_HLEN..) else { return };
         let Ok(ip) = Ipv4::parse(pkt) else { return };
         if ip.frag_off != 0 || ip.src.is_unspecified() || ip.src.is_broadcast() || ip.src.is_multicast() {
             return;
         }
-        if ip.dst.is_broadcast() || ip.dst.is_multicast() || in_dev.is_some_and(|d| self.ifaces[d].is_broadcast(ip.dst)) {
+        if ip.dst.is_broadcast() || ip.dst.is_multicast() || in_dev.is_some_and(|d| self.ifaces[d].is_broadcast(ip.dst))
+        {
             return;
         }
         if ip.proto == crate::wire::IPPROTO_ICMP

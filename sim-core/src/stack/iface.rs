@@ -195,7 +195,11 @@ impl Iface {
 
     /// `a` is this device's broadcast address, a subnet broadcast, or 255.255.255.255.
     pub fn is_broadcast(&self, a: Ipv4Addr) -> bool {
-        a.is_broadcast() || self.addrs.iter().any(|b| b.broadcast == Some(a) || (b.prefix < 31 && u32::from(a) == u32::from(b.addr) | !b.mask()))
+        a.is_broadcast()
+            || self
+                .addrs
+                .iter()
+                .any(|b| b.broadcast == Some(a) || (b.prefix < 31 && u32::from(a) == u32::from(b.addr) | !b.mask()))
     }
 }
 
@@ -214,7 +218,10 @@ mod tests {
         i.add_addr(addr([10, 0, 0, 100], 24, "eth0:1")).unwrap();
         i.add_addr(addr([10, 0, 0, 200], 32, "eth0:2")).unwrap();
         assert!(i.addrs.iter().find(|a| a.addr == Ipv4Addr::new(10, 0, 0, 100)).unwrap().secondary);
-        assert!(!i.addrs.iter().find(|a| a.addr == Ipv4Addr::new(10, 0, 0, 200)).unwrap().secondary, "a /32 is its own subnet");
+        assert!(
+            !i.addrs.iter().find(|a| a.addr == Ipv4Addr::new(10, 0, 0, 200)).unwrap().secondary,
+            "a /32 is its own subnet"
+        );
         assert_eq!(i.add_addr(addr([10, 0, 0, 5], 24, "eth0")), Err(AddrError::Exists));
         assert_eq!(i.select_addr(Some(Ipv4Addr::new(10, 0, 0, 9)), Scope::Link), Some(Ipv4Addr::new(10, 0, 0, 5)));
         let removed = i.del_addr(Ipv4Addr::new(10, 0, 0, 5), Some(24)).unwrap();

@@ -21,8 +21,13 @@ pub mod udp;
 use crate::node::{Outbox, PortId};
 use crate::rng::{Rng, Stream};
 use crate::time::{Duration, Instant};
-use crate::wire::ip::{self, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, Ipv4};
-use crate::wire::{ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, Eth, IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP, MacAddr, set_eth};
+use crate::wire::ip::{
+    self, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, Ipv4,
+};
+use crate::wire::{
+    ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, Eth, IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP, MacAddr,
+    set_eth,
+};
 use conf::Sysctls;
 use fib::{Fib, Route, RouteType};
 use hooks::{HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
@@ -217,7 +222,14 @@ impl Stack {
             // Limited broadcast leaves by the first device with an address.
             let dev = self.ifaces.iter().position(|i| i.kind == IfKind::Ether && i.up && !i.addrs.is_empty())?;
             let src = self.select_addr(dev, None, Scope::Link)?;
-            return Some(OutRoute { dev, gateway: None, src, mtu: self.ifaces[dev].mtu, local: false, broadcast: true });
+            return Some(OutRoute {
+                dev,
+                gateway: None,
+                src,
+                mtu: self.ifaces[dev].mtu,
+                local: false,
+                broadcast: true,
+            });
         }
         let r = self.fib.lookup(dst, self.usable())?;
         if !matches!(r.rtype, RouteType::Unicast | RouteType::Local) {
@@ -269,7 +281,12 @@ impl Stack {
     }
 
     /// Removes an address (and its secondaries when it was primary).
-    pub fn del_addr(&mut self, dev: usize, addr: Ipv4Addr, prefix: Option<u8>) -> Result<Vec<IfAddr>, iface::AddrError> {
+    pub fn del_addr(
+        &mut self,
+        dev: usize,
+        addr: Ipv4Addr,
+        prefix: Option<u8>,
+    ) -> Result<Vec<IfAddr>, iface::AddrError> {
         let gone = self.ifaces[dev].del_addr(addr, prefix)?;
         self.rebuild_kernel_routes();
         Ok(gone)
@@ -335,7 +352,12 @@ impl Stack {
         let mut nout = vec![];
         let sys = &self.sysctl;
         let names: BTreeMap<IfIndex, String> = self.ifaces.iter().map(|i| (i.index, i.name.clone())).collect();
-        self.neigh.on_timer(now, &|d| sys.neigh_parms(names.get(&d).map_or("", String::as_str)).clone(), out.tracing(), &mut nout);
+        self.neigh.on_timer(
+            now,
+            &|d| sys.neigh_parms(names.get(&d).map_or("", String::as_str)).clone(),
+            out.tracing(),
+            &mut nout,
+        );
         self.run_neigh(now, nout, hk, out);
         if self.tcp.next_deadline().is_some_and(|t| t <= now) {
             self.tcp.on_timer(now);
@@ -403,7 +425,15 @@ impl Stack {
     }
 
     /// `ip_rcv` → `ip_rcv_finish` → `ip_route_input`.
-    fn ip_rcv(&mut self, now: Instant, dev: usize, mut frame: Vec<u8>, pkt_type: PktType, hk: &mut Hk, out: &mut Outbox) {
+    fn ip_rcv(
+        &mut self,
+        now: Instant,
+        dev: usize,
+        mut frame: Vec<u8>,
+        pkt_type: PktType,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let ip = match Ipv4::parse(&frame[ETH_HLEN..]) {
             Ok(ip) => ip,
             Err(e) => return self.note_drop(dev, pkt_type, out, format!("IP: {e}")),
@@ -457,7 +487,9 @@ impl Stack {
                 let t = r.rtype;
                 out.drop_rx(|| format!("{} route to {dst}", t.name()));
                 match t {
-                    RouteType::Unreachable => self.icmp_send(now, &frame, Some(dev), ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, hk, out),
+                    RouteType::Unreachable => {
+                        self.icmp_send(now, &frame, Some(dev), ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, hk, out)
+                    }
                     RouteType::Prohibit => self.icmp_send(now, &frame, Some(dev), ICMP_DEST_UNREACH, 13, 0, hk, out),
                     _ => {}
                 }
@@ -482,7 +514,16 @@ impl Stack {
     }
 
     /// Asks the hooked module about a packet; `None` means continue.
-    fn hook(&mut self, now: Instant, hook: HookPoint, in_dev: Option<usize>, mark: u32, frame: &mut Vec<u8>, hk: &mut Hk, out: &mut Outbox) -> Option<HookVerdict> {
+    fn hook(
+        &mut self,
+        now: Instant,
+        hook: HookPoint,
+        in_dev: Option<usize>,
+        mark: u32,
+        frame: &mut Vec<u8>,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) -> Option<HookVerdict> {
         let h = hk.0.as_deref_mut()?;
         let meta = PacketMeta { hook, in_dev, mark };
         match h.hook(now, meta, frame, self, out) {
@@ -492,7 +533,15 @@ impl Stack {
     }
 
     /// Carries out a hook verdict other than accept.
-    fn apply_verdict(&mut self, now: Instant, v: HookVerdict, frame: Vec<u8>, in_dev: Option<usize>, hk: &mut Hk, out: &mut Outbox) {
+    fn apply_verdict(
+        &mut self,
+        now: Instant,
+        v: HookVerdict,
+        frame: Vec<u8>,
+        in_dev: Option<usize>,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         match v {
             HookVerdict::Transmit { dev, next_hop, frame } => match self.dev_by_name(&dev) {
                 Some(d) => self.neigh_output(now, d, next_hop, frame, None, hk, out),
@@ -504,7 +553,16 @@ impl Stack {
     }
 
     /// `ip_local_deliver`: INPUT rules, then IPVS at LOCAL_IN, then the protocol.
-    fn local_deliver(&mut self, now: Instant, dev: usize, mut frame: Vec<u8>, pkt_type: PktType, mark: u32, hk: &mut Hk, out: &mut Outbox) {
+    fn local_deliver(
+        &mut self,
+        now: Instant,
+        dev: usize,
+        mut frame: Vec<u8>,
+        pkt_type: PktType,
+        mark: u32,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let dev_name = self.ifaces[dev].name.clone();
         {
             let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated by ip_rcv");
@@ -531,7 +589,9 @@ impl Stack {
         };
         match ip.proto {
             IPPROTO_ICMP => self.icmp_rcv(now, dev, &frame, pkt_type == PktType::Looped, hk, out),
-            IPPROTO_UDP => self.udp_rcv(now, dev, &frame, pkt_type != PktType::Host && pkt_type != PktType::Looped, hk, out),
+            IPPROTO_UDP => {
+                self.udp_rcv(now, dev, &frame, pkt_type != PktType::Host && pkt_type != PktType::Looped, hk, out)
+            }
             IPPROTO_TCP => self.tcp_rcv(now, dev, &frame, hk, out),
             IPPROTO_IPIP => self.ipip_rcv(now, dev, frame, out),
             p if self.raw_protocols.contains(&p) => {
@@ -554,7 +614,10 @@ impl Stack {
     /// ICMP protocol unreachable.
     fn ipip_rcv(&mut self, now: Instant, dev: usize, frame: Vec<u8>, out: &mut Outbox) {
         let Some(t) = self.dev_by_name("tunl0").filter(|&t| self.ifaces[t].up) else {
-            out.drop_rx(|| "IPIP received but no tunl0 is up (modprobe ipip; ip link set tunl0 up): ICMP protocol unreachable".into());
+            out.drop_rx(|| {
+                "IPIP received but no tunl0 is up (modprobe ipip; ip link set tunl0 up): ICMP protocol unreachable"
+                    .into()
+            });
             let mut hk = Hk(None);
             return self.icmp_send(now, &frame, Some(dev), ICMP_DEST_UNREACH, 2, 0, &mut hk, out);
         };
@@ -585,8 +648,16 @@ impl Stack {
     }
 
     /// `ip_forward`: TTL, MTU, redirects, FORWARD rules and IPVS, POSTROUTING.
-    #[allow(clippy::too_many_arguments)]
-    fn ip_forward(&mut self, now: Instant, in_dev: usize, mut frame: Vec<u8>, r: &Route, mark: u32, hk: &mut Hk, out: &mut Outbox) {
+    fn ip_forward(
+        &mut self,
+        now: Instant,
+        in_dev: usize,
+        mut frame: Vec<u8>,
+        r: &Route,
+        mark: u32,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated");
         let (src, dst, ttl, df, len) = (ip.src, ip.dst, ip.ttl, ip.df, ip.packet_len());
         if ttl <= 1 {
@@ -597,7 +668,12 @@ impl Stack {
         let mtu = self.learned_pmtu(dst).or(r.mtu).unwrap_or(self.ifaces[out_dev].mtu);
         if len as u32 > mtu {
             if df {
-                out.drop_rx(|| format!("{len} bytes with DF set exceed the MTU {mtu} of {}: ICMP frag needed", self.ifaces[out_dev].name));
+                out.drop_rx(|| {
+                    format!(
+                        "{len} bytes with DF set exceed the MTU {mtu} of {}: ICMP frag needed",
+                        self.ifaces[out_dev].name
+                    )
+                });
                 return self.icmp_send(now, &frame, Some(in_dev), ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu, hk, out);
             }
             return out.drop_rx(|| format!("{len} bytes exceed MTU {mtu}: fragmentation is not modelled"));
@@ -606,7 +682,10 @@ impl Stack {
         let next_hop = r.gateway.unwrap_or(dst);
         // IPSKB_DOREDIRECT: out the same device, source on-link, send_redirects.
         let in_name = self.ifaces[in_dev].name.clone();
-        if out_dev == in_dev && self.sysctl.send_redirects(&in_name) && self.ifaces[in_dev].addrs.iter().any(|a| a.matches(src) && a.matches(next_hop)) {
+        if out_dev == in_dev
+            && self.sysctl.send_redirects(&in_name)
+            && self.ifaces[in_dev].addrs.iter().any(|a| a.matches(src) && a.matches(next_hop))
+        {
             self.send_redirect(now, in_dev, &frame, next_hop, hk, out);
         }
         let out_name = self.ifaces[out_dev].name.clone();
@@ -656,17 +735,20 @@ impl Stack {
     /// `ip_local_out` for a locally built frame (Ethernet placeholder + IP): LOCAL_OUT
     /// (IPVS, then the filter OUTPUT chain), POSTROUTING, then loopback or the
     /// neighbour layer. `cause` explains the packet in the trace.
-    pub fn ip_output(&mut self, now: Instant, mut frame: Vec<u8>, cause: Option<String>, hk: &mut Hk, out: &mut Outbox) -> Result<(), SendError> {
+    pub fn ip_output(
+        &mut self,
+        now: Instant,
+        mut frame: Vec<u8>,
+        cause: Option<String>,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) -> Result<(), SendError> {
         self.now = now;
         let (dst, len, df) = {
             let ip = Ipv4::parse(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
             (ip.dst, ip.packet_len(), ip.df)
         };
-        let r = if dst.is_multicast() {
-            None
-        } else {
-            Some(self.route_output(dst).ok_or(SendError::NetUnreach)?)
-        };
+        let r = if dst.is_multicast() { None } else { Some(self.route_output(dst).ok_or(SendError::NetUnreach)?) };
         if let Some(v) = self.hook(now, HookPoint::LocalOut, None, 0, &mut frame, hk, out) {
             self.apply_verdict(now, v, frame, None, hk, out);
             return Ok(());
@@ -717,7 +799,14 @@ impl Stack {
     }
 
     /// Sends a frame with a known destination MAC (broadcast, multicast).
-    pub fn xmit_direct(&mut self, dev: usize, dst: MacAddr, mut frame: Vec<u8>, cause: Option<String>, out: &mut Outbox) {
+    pub fn xmit_direct(
+        &mut self,
+        dev: usize,
+        dst: MacAddr,
+        mut frame: Vec<u8>,
+        cause: Option<String>,
+        out: &mut Outbox,
+    ) {
         let i = &self.ifaces[dev];
         let Some(port) = i.port else { return };
         if !i.running() {
@@ -731,8 +820,16 @@ impl Stack {
     }
 
     /// Neighbour output towards `next_hop` on `dev`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn neigh_output(&mut self, now: Instant, dev: usize, next_hop: Ipv4Addr, frame: Vec<u8>, cause: Option<String>, hk: &mut Hk, out: &mut Outbox) {
+    pub fn neigh_output(
+        &mut self,
+        now: Instant,
+        dev: usize,
+        next_hop: Ipv4Addr,
+        frame: Vec<u8>,
+        cause: Option<String>,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let iface = &self.ifaces[dev];
         if iface.kind == IfKind::Loopback {
             self.backlog.push_back((dev, frame));
@@ -759,7 +856,14 @@ impl Stack {
         }
     }
 
-    fn send_resolved(&mut self, dev: IfIndex, mac: MacAddr, mut frame: Vec<u8>, cause: Option<String>, out: &mut Outbox) {
+    fn send_resolved(
+        &mut self,
+        dev: IfIndex,
+        mac: MacAddr,
+        mut frame: Vec<u8>,
+        cause: Option<String>,
+        out: &mut Outbox,
+    ) {
         let Some(d) = self.dev_pos(dev) else { return };
         let i = &self.ifaces[d];
         let Some(port) = i.port else { return };
@@ -807,7 +911,13 @@ impl Stack {
 impl HookEnv for Stack {
     fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
         let r = self.route_output(dst)?;
-        Some(RouteInfo { dev: self.ifaces[r.dev].name.clone(), gateway: r.gateway, src: r.src, mtu: r.mtu, local: r.local })
+        Some(RouteInfo {
+            dev: self.ifaces[r.dev].name.clone(),
+            gateway: r.gateway,
+            src: r.src,
+            mtu: r.mtu,
+            local: r.local,
+        })
     }
     fn is_local(&self, addr: Ipv4Addr) -> bool {
         Stack::is_local(self, addr)

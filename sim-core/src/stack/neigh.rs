@@ -107,8 +107,13 @@ pub struct Update {
 pub enum UpdateResult {
     NoEntry,
     /// Ignored: a different address within locktime without override.
-    Locked { held: MacAddr },
-    Changed { from: Option<(Nud, Option<MacAddr>)>, to: (Nud, MacAddr) },
+    Locked {
+        held: MacAddr,
+    },
+    Changed {
+        from: Option<(Nud, Option<MacAddr>)>,
+        to: (Nud, MacAddr),
+    },
     Unchanged,
 }
 
@@ -148,7 +153,11 @@ impl NeighTable {
             return d;
         }
         let base = p.base_reachable_time.as_millis() as u32;
-        let d = if base == 0 { Duration::ZERO } else { Duration::from_millis(u64::from(rng::below(&mut self.rng, base) + base / 2)) };
+        let d = if base == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(u64::from(rng::below(&mut self.rng, base) + base / 2))
+        };
         self.reach.insert(dev, (d, now));
         d
     }
@@ -167,7 +176,16 @@ impl NeighTable {
     /// Output through the cache (`neigh_resolve_output` / `__neigh_event_send`):
     /// sends at once with a valid address (STALE moves to DELAY), else queues the
     /// frame and starts or continues resolution.
-    pub fn output(&mut self, now: Instant, dev: IfIndex, addr: Ipv4Addr, frame: Vec<u8>, p: &NeighParms, tracing: bool, out: &mut Vec<NeighOut>) {
+    pub fn output(
+        &mut self,
+        now: Instant,
+        dev: IfIndex,
+        addr: Ipv4Addr,
+        frame: Vec<u8>,
+        p: &NeighParms,
+        tracing: bool,
+        out: &mut Vec<NeighOut>,
+    ) {
         let k = (dev, addr);
         let n = self.entries.entry(k).or_insert_with(|| Neigh {
             addr,
@@ -189,7 +207,13 @@ impl NeighTable {
                     n.state = Nud::Delay;
                     n.updated = now;
                     if tracing {
-                        out.push(NeighOut::Note { dev, text: format!("{addr} STALE -> DELAY: used, reachability unconfirmed; probing in {}s", p.delay_first_probe_time.as_secs()) });
+                        out.push(NeighOut::Note {
+                            dev,
+                            text: format!(
+                                "{addr} STALE -> DELAY: used, reachability unconfirmed; probing in {}s",
+                                p.delay_first_probe_time.as_secs()
+                            ),
+                        });
                     }
                     self.set_timer(dev, addr, Some(now + p.delay_first_probe_time));
                 }
@@ -231,25 +255,37 @@ impl NeighTable {
     }
 
     /// `neigh_update`.
-    pub fn update(&mut self, now: Instant, dev: IfIndex, addr: Ipv4Addr, lladdr: MacAddr, u: Update, p: &NeighParms, out: &mut Vec<NeighOut>) -> UpdateResult {
+    pub fn update(
+        &mut self,
+        now: Instant,
+        dev: IfIndex,
+        addr: Ipv4Addr,
+        lladdr: MacAddr,
+        u: Update,
+        p: &NeighParms,
+        out: &mut Vec<NeighOut>,
+    ) -> UpdateResult {
         let k = (dev, addr);
         let created = !self.entries.contains_key(&k);
         if created {
             if !u.create {
                 return UpdateResult::NoEntry;
             }
-            self.entries.insert(k, Neigh {
-                addr,
-                dev,
-                lladdr: None,
-                state: Nud::Failed,
-                updated: now,
-                confirmed: now,
-                used: now,
-                probes: 0,
-                timer: None,
-                queue: VecDeque::new(),
-            });
+            self.entries.insert(
+                k,
+                Neigh {
+                    addr,
+                    dev,
+                    lladdr: None,
+                    state: Nud::Failed,
+                    updated: now,
+                    confirmed: now,
+                    used: now,
+                    probes: 0,
+                    timer: None,
+                    queue: VecDeque::new(),
+                },
+            );
         }
         let reach = self.reachable_time(now, dev, p);
         let n = self.entries.get_mut(&k).expect("present");
@@ -302,7 +338,13 @@ impl NeighTable {
     }
 
     /// `neigh_timer_handler` for every entry that is due.
-    pub fn on_timer(&mut self, now: Instant, parms: &dyn Fn(IfIndex) -> NeighParms, tracing: bool, out: &mut Vec<NeighOut>) {
+    pub fn on_timer(
+        &mut self,
+        now: Instant,
+        parms: &dyn Fn(IfIndex) -> NeighParms,
+        tracing: bool,
+        out: &mut Vec<NeighOut>,
+    ) {
         while let Some(&(t, dev, addr)) = self.timers.first() {
             if t > now {
                 break;
@@ -350,17 +392,24 @@ impl NeighTable {
                 next = None;
                 let frames: Vec<Vec<u8>> = n.queue.drain(..).collect();
                 if tracing {
-                    out.push(NeighOut::Note { dev, text: format!("{addr} {} -> FAILED: no reply to {} solicitations", from.name(), n.probes) });
+                    out.push(NeighOut::Note {
+                        dev,
+                        text: format!("{addr} {} -> FAILED: no reply to {} solicitations", from.name(), n.probes),
+                    });
                 }
                 for frame in frames {
                     out.push(NeighOut::Failed { dev, target: addr, frame });
                 }
             } else if tracing && n.state != from {
                 let why = match (from, n.state) {
-                    (Nud::Reachable, Nud::Stale) => format!("not confirmed for reachable_time ({}ms)", reach.as_millis()),
+                    (Nud::Reachable, Nud::Stale) => {
+                        format!("not confirmed for reachable_time ({}ms)", reach.as_millis())
+                    }
                     (Nud::Reachable, Nud::Delay) => "reachable_time expired while in use".to_string(),
                     (Nud::Delay, Nud::Reachable) => "confirmed by an upper layer".to_string(),
-                    (Nud::Delay, Nud::Probe) => "still unconfirmed after delay_first_probe_time: unicast probes".to_string(),
+                    (Nud::Delay, Nud::Probe) => {
+                        "still unconfirmed after delay_first_probe_time: unicast probes".to_string()
+                    }
                     _ => String::new(),
                 };
                 out.push(NeighOut::Note { dev, text: format!("{addr} {} -> {}: {why}", from.name(), n.state.name()) });
@@ -376,11 +425,33 @@ impl NeighTable {
     }
 
     /// `ip neigh add|replace`: a PERMANENT (or given-state) entry set by hand.
-    pub fn set_static(&mut self, now: Instant, dev: IfIndex, addr: Ipv4Addr, lladdr: Option<MacAddr>, state: Nud, out: &mut Vec<NeighOut>) {
+    pub fn set_static(
+        &mut self,
+        now: Instant,
+        dev: IfIndex,
+        addr: Ipv4Addr,
+        lladdr: Option<MacAddr>,
+        state: Nud,
+        out: &mut Vec<NeighOut>,
+    ) {
         let k = (dev, addr);
         let queued: Vec<Vec<u8>> = self.entries.get_mut(&k).map(|n| n.queue.drain(..).collect()).unwrap_or_default();
         self.set_timer(dev, addr, None);
-        self.entries.insert(k, Neigh { addr, dev, lladdr, state, updated: now, confirmed: now, used: now, probes: 0, timer: None, queue: VecDeque::new() });
+        self.entries.insert(
+            k,
+            Neigh {
+                addr,
+                dev,
+                lladdr,
+                state,
+                updated: now,
+                confirmed: now,
+                used: now,
+                probes: 0,
+                timer: None,
+                queue: VecDeque::new(),
+            },
+        );
         if state == Nud::Reachable {
             self.set_timer(dev, addr, Some(now + Duration::from_secs(30)));
         }
@@ -489,8 +560,15 @@ mod tests {
         let reply = Update { state: Nud::Reachable, override_: false, create: false };
         t.update(Instant::from_micros(20), DEV, vip, dir, reply, &p, &mut out);
         // The second reply 10 us later, inside locktime, is ignored.
-        let late = Update { state: Nud::Reachable, override_: Instant::from_micros(30).since(Instant::from_micros(20)) > p.locktime, create: false };
-        assert_eq!(t.update(Instant::from_micros(30), DEV, vip, rs, late, &p, &mut out), UpdateResult::Locked { held: dir });
+        let late = Update {
+            state: Nud::Reachable,
+            override_: Instant::from_micros(30).since(Instant::from_micros(20)) > p.locktime,
+            create: false,
+        };
+        assert_eq!(
+            t.update(Instant::from_micros(30), DEV, vip, rs, late, &p, &mut out),
+            UpdateResult::Locked { held: dir }
+        );
         // A gratuitous ARP overrides at once.
         let garp = Update { state: Nud::Stale, override_: true, create: false };
         t.update(Instant::from_micros(40), DEV, vip, rs, garp, &p, &mut out);

@@ -146,7 +146,9 @@ fn rule_matches(r: &Rule, p: &PktInfo) -> bool {
     if !iface_match(&r.in_iface, p.in_if.as_deref()) || !iface_match(&r.out_iface, p.out_if.as_deref()) {
         return false;
     }
-    let in_range = |pr: &Neg<crate::shell::iptables::PortRange>, port: u16| (pr.value.lo <= port && port <= pr.value.hi) != pr.negated;
+    let in_range = |pr: &Neg<crate::shell::iptables::PortRange>, port: u16| {
+        (pr.value.lo <= port && port <= pr.value.hi) != pr.negated
+    };
     if let Some(sp) = &r.sport
         && !p.ports.is_some_and(|(s, _)| in_range(sp, s))
     {
@@ -314,7 +316,10 @@ impl Netfilter {
             if let Some(Target::Chain(c)) = &r.target
                 && !s.chains.contains_key(&(t, c.clone()))
             {
-                return Err(CmdError::with_status(format!("iptables v1.8.9 (legacy): Couldn't load target `{c}':No such file or directory"), 2));
+                return Err(CmdError::with_status(
+                    format!("iptables v1.8.9 (legacy): Couldn't load target `{c}':No such file or directory"),
+                    2,
+                ));
             }
             Ok(())
         };
@@ -369,7 +374,10 @@ impl Netfilter {
                     .collect();
                 if let Some(c) = c {
                     if self.chains.get(&(t, c.clone())).is_some_and(|s| s.builtin) {
-                        return Err(CmdError::with_status("iptables: Invalid argument. Run `dmesg' for more information.", 1));
+                        return Err(CmdError::with_status(
+                            "iptables: Invalid argument. Run `dmesg' for more information.",
+                            1,
+                        ));
                     }
                     if keys.is_empty() {
                         return Err(no_chain(c));
@@ -405,7 +413,9 @@ impl Netfilter {
                 }
                 st.accept = *accept;
             }
-            IptCmd::List { chain, numeric: _, verbose, exact: _, line_numbers } => return self.list(t, chain.as_deref(), *verbose, *line_numbers),
+            IptCmd::List { chain, numeric: _, verbose, exact: _, line_numbers } => {
+                return self.list(t, chain.as_deref(), *verbose, *line_numbers);
+            }
             IptCmd::ListRules(chain) => return Ok(self.save(t, chain.as_deref())),
         }
         Ok(String::new())
@@ -442,13 +452,21 @@ impl Netfilter {
                     Some(tg) => target_name(tg),
                     None => String::new(),
                 };
-                let prot = r.protocol.map_or("all".to_string(), |p| format!("{}{}", if p.negated { "!" } else { "" }, proto_name(p.value)));
+                let prot = r.protocol.map_or("all".to_string(), |p| {
+                    format!("{}{}", if p.negated { "!" } else { "" }, proto_name(p.value))
+                });
                 let net = |n: &Option<Neg<Net>>| {
-                    n.map_or("0.0.0.0/0".to_string(), |n| format!("{}{}/{}", if n.negated { "!" } else { "" }, n.value.addr, n.value.prefix_len))
+                    n.map_or("0.0.0.0/0".to_string(), |n| {
+                        format!("{}{}/{}", if n.negated { "!" } else { "" }, n.value.addr, n.value.prefix_len)
+                    })
                 };
                 let ln = if line_numbers { format!("{:<4} ", i + 1) } else { String::new() };
                 let extra = rule_extras(r);
-                s.push_str(&format!("{ln}{target:<10} {prot:<4} --  {:<20} {:<20}{extra}\n", net(&r.source), net(&r.destination)));
+                s.push_str(&format!(
+                    "{ln}{target:<10} {prot:<4} --  {:<20} {:<20}{extra}\n",
+                    net(&r.source),
+                    net(&r.destination)
+                ));
             }
         }
         if !found {
@@ -605,7 +623,14 @@ mod tests {
     }
 
     fn info(proto: u8, dst: [u8; 4], dport: u16) -> PktInfo {
-        PktInfo { proto, src: Ipv4Addr::new(10, 0, 0, 1), dst: dst.into(), ports: Some((40000, dport)), in_if: None, out_if: None }
+        PktInfo {
+            proto,
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: dst.into(),
+            ports: Some((40000, dport)),
+            in_if: None,
+            out_if: None,
+        }
     }
 
     #[test]
@@ -622,7 +647,10 @@ mod tests {
     #[test]
     fn mangle_marks_for_fwmark_services() {
         let mut nf = Netfilter::default();
-        ipt(&mut nf, "iptables -t mangle -A PREROUTING -d 10.0.0.100 -p tcp -m multiport --dports 80,443 -j MARK --set-mark 7");
+        ipt(
+            &mut nf,
+            "iptables -t mangle -A PREROUTING -d 10.0.0.100 -p tcp -m multiport --dports 80,443 -j MARK --set-mark 7",
+        );
         assert_eq!(nf.prerouting_mark(&info(6, [10, 0, 0, 100], 443)), 7);
         assert_eq!(nf.prerouting_mark(&info(6, [10, 0, 0, 100], 22)), 0);
         assert_eq!(nf.prerouting_mark(&info(17, [10, 0, 0, 100], 80)), 0);
@@ -634,7 +662,10 @@ mod tests {
         ipt(&mut nf, "iptables -t nat -A POSTROUTING -s 192.168.31.0/24 -j MASQUERADE");
         let h = IpHdr::new(Ipv4Addr::new(192, 168, 31, 21), Ipv4Addr::new(8, 8, 8, 8), IPPROTO_UDP);
         let mut f = build(&h, &L4::Udp { sport: 5000, dport: 53, payload: b"q" });
-        assert_eq!(nf.postrouting(&mut f, "ens33", Some(Ipv4Addr::new(192, 168, 0, 20))), Some(Ipv4Addr::new(192, 168, 0, 20)));
+        assert_eq!(
+            nf.postrouting(&mut f, "ens33", Some(Ipv4Addr::new(192, 168, 0, 20))),
+            Some(Ipv4Addr::new(192, 168, 0, 20))
+        );
         let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
         assert!(ip.l4_checksum_ok());
         let h = IpHdr::new(Ipv4Addr::new(8, 8, 8, 8), Ipv4Addr::new(192, 168, 0, 20), IPPROTO_UDP);

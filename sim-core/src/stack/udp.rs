@@ -123,7 +123,15 @@ impl Udp {
 
 impl Stack {
     /// `udp_rcv`.
-    pub(super) fn udp_rcv(&mut self, now: Instant, dev: usize, frame: &[u8], mcast_or_bcast: bool, hk: &mut Hk, out: &mut Outbox) {
+    pub(super) fn udp_rcv(
+        &mut self,
+        now: Instant,
+        dev: usize,
+        frame: &[u8],
+        mcast_or_bcast: bool,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated");
         if !ip.l4_checksum_ok() {
             return out.drop_rx(|| "bad UDP checksum".into());
@@ -155,7 +163,15 @@ impl Stack {
     /// `udp_sendmsg` from socket `s` to `to`. The source is the socket's bound
     /// address or the route's preferred source; DF is set (IP_PMTUDISC_WANT) and
     /// the IP ID is 0 for DF datagrams (`ip_select_ident` with no connected peer).
-    pub fn udp_send(&mut self, now: Instant, s: UdpSock, to: SocketAddrV4, payload: &[u8], hk: &mut Hk, out: &mut Outbox) -> Result<(), SendError> {
+    pub fn udp_send(
+        &mut self,
+        now: Instant,
+        s: UdpSock,
+        to: SocketAddrV4,
+        payload: &[u8],
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) -> Result<(), SendError> {
         let Some(sock) = self.udp.socks.get(&s) else { return Err(SendError::NetUnreach) };
         let (bound, sport) = (sock.addr, sock.port);
         let src = match bound {

@@ -29,8 +29,9 @@
 //!   `write()`; the same for one write per response).
 //! - An ICMP next-hop MTU below 552 locks the path MTU at 552 but does not record
 //!   Linux's EMSGSIZE soft error.
-//! - `TcpConf::syn_linear_timeouts` defaults to 0, the classic 1, 2, 4, ... s SYN
-//!   backoff; Linux ≥ 6.5 defaults `tcp_syn_linear_timeouts` to 4.
+//! - `TcpConf::syn_linear_timeouts` defaults to 0 here, the classic 1, 2, 4, ... s
+//!   SYN backoff; machines set it from `net.ipv4.tcp_syn_linear_timeouts`, whose
+//!   default (4, Linux ≥ 6.5) is what the netns harness's kernel uses.
 //! - Non-fatal ICMP errors in SYN_SENT are soft, as since Linux 6.10 ("tcp: no longer
 //!   abort SYN_SENT when receiving some ICMP"); older kernels abort `connect()` at once.
 

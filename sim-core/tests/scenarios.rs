@@ -1,0 +1,56 @@
+//! Every built-in scenario: its expectations hold, two runs with the same seed
+//! give byte-identical traces and captures, and its trace matches the golden
+//! snapshot in `golden/` (reviewed like code: `cargo insta review`).
+
+use sim_core::scenario::{self, RunOptions};
+use sim_core::trace::render_text;
+
+/// Scenarios too long for a readable golden trace (benchmark workloads).
+const NO_GOLDEN: &[&str] = &["lan-echo"];
+
+fn run(name: &str, capture: bool) -> scenario::RunResult {
+    let sc = scenario::load(name).unwrap_or_else(|e| panic!("{e}"));
+    let opts = RunOptions { trace: true, capture, check: true, ..Default::default() };
+    scenario::run(&sc, &opts).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn builtins_pass_their_expectations() {
+    let mut failures = vec![];
+    for (name, _) in scenario::builtins() {
+        let r = run(&name, false);
+        for c in r.checks.iter().filter(|c| !c.ok) {
+            failures.push(format!("{name}: {} (line {}): expected {}, got {}", c.name, c.line, c.expected, c.actual));
+        }
+        for e in &r.errors {
+            failures.push(format!("{name}: {e}"));
+        }
+        assert!(!r.checks.is_empty(), "{name} has no expectations");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    for (name, _) in scenario::builtins() {
+        let a = run(&name, true);
+        let b = run(&name, true);
+        assert_eq!(render_text(&a.trace, a.layout), render_text(&b.trace, b.layout), "{name}: traces differ");
+        assert!(a.pcap == b.pcap, "{name}: captures differ");
+        assert_eq!(a.report, b.report, "{name}: reports differ");
+    }
+}
+
+#[test]
+fn golden_traces() {
+    for (name, _) in scenario::builtins() {
+        if NO_GOLDEN.contains(&name.as_str()) {
+            continue;
+        }
+        let r = run(&name, false);
+        let text = render_text(&r.trace, r.layout);
+        insta::with_settings!({ snapshot_path => "../../golden", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name.clone(), text);
+        });
+    }
+}
