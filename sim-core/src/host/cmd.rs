@@ -597,10 +597,16 @@ impl Machine {
     /// The TCP model reads its knobs from `net.ipv4.tcp_*`.
     pub(super) fn sync_tcp_conf(&mut self) {
         let g = &self.stack.sysctl.globals;
-        let (syn, synack, fin, range) =
-            (g.tcp_syn_retries, g.tcp_synack_retries, g.tcp_fin_timeout, g.ip_local_port_range);
+        let (syn, linear, synack, fin, range) = (
+            g.tcp_syn_retries,
+            g.tcp_syn_linear_timeouts,
+            g.tcp_synack_retries,
+            g.tcp_fin_timeout,
+            g.ip_local_port_range,
+        );
         let c = self.stack.tcp.conf_mut();
         c.syn_retries = syn.min(127) as u8;
+        c.syn_linear_timeouts = linear.min(255) as u8;
         c.synack_retries = synack.min(255) as u8;
         c.fin_timeout = Duration::from_secs(u64::from(fin));
         c.local_port_range = range;
