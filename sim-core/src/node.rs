@@ -149,9 +149,11 @@ impl Outbox {
         (std::mem::take(&mut self.items), self.verdict.take())
     }
 
-    /// Drains emitted items in order (the verdict stays until [`Outbox::take_verdict`]).
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Emit> {
-        self.items.drain(..)
+    /// Moves what was emitted into `buf` (which must be empty), keeping both
+    /// allocations for reuse, and returns the verdict.
+    pub fn take_into(&mut self, buf: &mut Vec<Emit>) -> Option<Verdict> {
+        std::mem::swap(&mut self.items, buf);
+        self.verdict.take()
     }
 
     pub fn take_verdict(&mut self) -> Option<Verdict> {

@@ -128,6 +128,8 @@ pub struct Sim {
     capture: Option<Capture>,
     mac_names: BTreeMap<MacAddr, String>,
     out: Outbox,
+    /// Reused buffer for what a node emitted.
+    spare: Vec<Emit>,
     /// Errors from boots and timed commands, reported with the outcome.
     errors: Vec<String>,
 }
@@ -148,6 +150,7 @@ impl Sim {
             capture: None,
             mac_names: BTreeMap::new(),
             out: Outbox::new(tracing),
+            spare: Vec::new(),
             errors: Vec::new(),
             opts,
         }
@@ -210,8 +213,8 @@ impl Sim {
     /// `start_capture`.
     pub fn start(&mut self) {
         for id in 0..self.nodes.len() {
-            let items = std::mem::take(&mut self.nodes[id].pending);
-            self.emit(id, items);
+            let mut items = std::mem::take(&mut self.nodes[id].pending);
+            self.emit(id, &mut items);
             self.rearm(id);
         }
     }
@@ -357,7 +360,8 @@ impl Sim {
 
     /// Processes what node `id` emitted; `rx` is the trace index of the frame it handled.
     fn flush(&mut self, id: NodeId, rx: Option<usize>) {
-        let (items, verdict) = self.out.take();
+        let mut items = std::mem::take(&mut self.spare);
+        let verdict = self.out.take_into(&mut items);
         if let (Some(i), Some(v)) = (rx, verdict) {
             let e = &mut self.trace[i];
             if v.dropped {
@@ -365,12 +369,13 @@ impl Sim {
             }
             e.cause = Some(v.cause);
         }
-        self.emit(id, items);
+        self.emit(id, &mut items);
+        self.spare = items;
         self.rearm(id);
     }
 
-    fn emit(&mut self, id: NodeId, items: Vec<Emit>) {
-        for item in items {
+    fn emit(&mut self, id: NodeId, items: &mut Vec<Emit>) {
+        for item in items.drain(..) {
             match item {
                 Emit::Frame { port, frame, cause } => self.transmit(id, port, frame, cause),
                 Emit::Note { iface, kind, text, cause } => {

@@ -34,7 +34,12 @@ impl Switch {
     /// Learns from and decides on a frame that entered on `port`.
     pub fn handle(&mut self, now: Instant, port: usize, src: MacAddr, dst: MacAddr) -> Forward {
         if !src.is_multicast() {
-            self.table.insert(src, (port, now));
+            match self.table.get_mut(&src) {
+                Some(e) => *e = (port, now),
+                None => {
+                    self.table.insert(src, (port, now));
+                }
+            }
         }
         if dst.is_multicast() {
             return Forward::Flood;

@@ -38,7 +38,7 @@ impl Stack {
         hk: &mut Hk,
         out: &mut Outbox,
     ) {
-        let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated");
+        let ip = Ipv4::trusted(&frame[ETH_HLEN..]).expect("validated");
         let m = match Icmp::parse(ip.payload) {
             Ok(m) => m,
             Err(e) => return self.verdict_or_note(dev, looped, out, format!("ICMP: {e}"), true),

@@ -442,11 +442,10 @@ impl Stack {
         if ip.is_fragment() {
             return self.note_drop(dev, pkt_type, out, "IP fragments are not modelled (reassembly)".into());
         }
-        let dev_name = self.ifaces[dev].name.clone();
         // PREROUTING: mangle MARK and the reply side of MASQUERADE.
         let mut mark = 0;
-        if pkt_type != PktType::Looped {
-            let info = PktInfo::of(&ip, Some(&dev_name), None);
+        if pkt_type != PktType::Looped && !self.nf.quiet() {
+            let info = PktInfo::of(&ip, Some(&self.ifaces[dev].name), None);
             mark = self.nf.prerouting_mark(&info);
             if self.nf.unmasquerade(&mut frame) {
                 return self.ip_rcv(now, dev, frame, pkt_type, hk, out);
@@ -459,7 +458,7 @@ impl Stack {
             return out.drop_rx(|| format!("martian source {src}"));
         }
         if src.is_loopback() && self.ifaces[dev].kind != IfKind::Loopback {
-            return out.drop_rx(|| format!("martian source {src} on {dev_name}"));
+            return out.drop_rx(|| format!("martian source {src} on {}", self.ifaces[dev].name));
         }
         if dst.is_multicast() || dst.is_broadcast() || self.ifaces[dev].is_broadcast(dst) {
             return self.local_deliver(now, dev, frame, pkt_type, mark, hk, out);
@@ -472,8 +471,9 @@ impl Stack {
                 self.local_deliver(now, dev, frame, pkt_type, mark, hk, out);
             }
             Some(r) if r.rtype == RouteType::Unicast => {
-                if !self.sysctl.forwarding(&dev_name) {
-                    return out.drop_rx(|| format!("{dst} is not local and ip_forward=0 on {dev_name}: dropped"));
+                if !self.sysctl.forwarding(&self.ifaces[dev].name) {
+                    let n = &self.ifaces[dev].name;
+                    return out.drop_rx(|| format!("{dst} is not local and ip_forward=0 on {n}: dropped"));
                 }
                 if pkt_type != PktType::Host {
                     return out.drop_rx(|| "not forwarding a broadcast frame".into());
@@ -495,11 +495,12 @@ impl Stack {
                 }
             }
             None => {
-                if self.sysctl.forwarding(&dev_name) {
+                if self.sysctl.forwarding(&self.ifaces[dev].name) {
                     out.drop_rx(|| format!("no route to {dst}: ICMP net unreachable"));
                     self.icmp_send(now, &frame, Some(dev), ICMP_DEST_UNREACH, ICMP_NET_UNREACH, 0, hk, out);
                 } else {
-                    out.drop_rx(|| format!("{dst} is not local and ip_forward=0 on {dev_name}: dropped"));
+                    let n = &self.ifaces[dev].name;
+                    out.drop_rx(|| format!("{dst} is not local and ip_forward=0 on {n}: dropped"));
                 }
             }
         }
@@ -563,10 +564,9 @@ impl Stack {
         hk: &mut Hk,
         out: &mut Outbox,
     ) {
-        let dev_name = self.ifaces[dev].name.clone();
-        {
-            let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated by ip_rcv");
-            let info = PktInfo::of(&ip, Some(&dev_name), None);
+        if !self.nf.quiet() {
+            let ip = Ipv4::trusted(&frame[ETH_HLEN..]).expect("validated by ip_rcv");
+            let info = PktInfo::of(&ip, Some(&self.ifaces[dev].name), None);
             match self.nf.filter(netfilter::Chain::Input, &info) {
                 NfVerdict::Accept => {}
                 v => {
@@ -583,11 +583,11 @@ impl Stack {
         if let Some(v) = self.hook(now, HookPoint::LocalIn, in_dev, mark, &mut frame, hk, out) {
             return self.apply_verdict(now, v, frame, Some(dev), hk, out);
         }
-        let ip = match Ipv4::parse(&frame[ETH_HLEN..]) {
-            Ok(ip) => ip,
+        let (proto, dst) = match Ipv4::trusted(&frame[ETH_HLEN..]) {
+            Ok(ip) => (ip.proto, ip.dst),
             Err(e) => return self.note_drop(dev, pkt_type, out, format!("IP after LOCAL_IN hook: {e}")),
         };
-        match ip.proto {
+        match proto {
             IPPROTO_ICMP => self.icmp_rcv(now, dev, &frame, pkt_type == PktType::Looped, hk, out),
             IPPROTO_UDP => {
                 self.udp_rcv(now, dev, &frame, pkt_type != PktType::Host && pkt_type != PktType::Looped, hk, out)
@@ -596,11 +596,12 @@ impl Stack {
             IPPROTO_IPIP => self.ipip_rcv(now, dev, frame, out),
             p if self.raw_protocols.contains(&p) => {
                 let src_mac = MacAddr::from_slice(&frame[6..12]);
-                self.raw_rx.push_back(RawPacket { dev: dev_name, src_mac, packet: frame[ETH_HLEN..].to_vec() });
+                let dev = self.ifaces[dev].name.clone();
+                self.raw_rx.push_back(RawPacket { dev, src_mac, packet: frame[ETH_HLEN..].to_vec() });
                 out.verdict(|| format!("delivered to the raw socket for protocol {p}"));
             }
             p => {
-                if ip.dst.is_multicast() || ip.dst.is_broadcast() {
+                if dst.is_multicast() || dst.is_broadcast() {
                     return out.drop_rx(|| format!("no listener for protocol {p}"));
                 }
                 out.drop_rx(|| format!("protocol {p} not handled: ICMP protocol unreachable"));
@@ -621,7 +622,7 @@ impl Stack {
             let mut hk = Hk(None);
             return self.icmp_send(now, &frame, Some(dev), ICMP_DEST_UNREACH, 2, 0, &mut hk, out);
         };
-        let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated");
+        let ip = Ipv4::trusted(&frame[ETH_HLEN..]).expect("validated");
         let inner_off = ETH_HLEN + ip.header.len();
         let mut inner = frame[..ETH_HLEN].to_vec();
         inner.extend_from_slice(&frame[inner_off..]);
@@ -658,7 +659,7 @@ impl Stack {
         hk: &mut Hk,
         out: &mut Outbox,
     ) {
-        let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated");
+        let ip = Ipv4::trusted(&frame[ETH_HLEN..]).expect("validated");
         let (src, dst, ttl, df, len) = (ip.src, ip.dst, ip.ttl, ip.df, ip.packet_len());
         if ttl <= 1 {
             out.drop_rx(|| "TTL exceeded in transit".into());
@@ -689,13 +690,15 @@ impl Stack {
             self.send_redirect(now, in_dev, &frame, next_hop, hk, out);
         }
         let out_name = self.ifaces[out_dev].name.clone();
-        let ipv = Ipv4::parse(&frame[ETH_HLEN..]).expect("still valid");
-        let info = PktInfo::of(&ipv, Some(&in_name), Some(&out_name));
-        match self.nf.filter(netfilter::Chain::Forward, &info) {
-            NfVerdict::Accept => {}
-            v => {
-                let rule = v.describe();
-                return out.drop_rx(|| format!("iptables FORWARD: {rule}"));
+        if !self.nf.quiet() {
+            let ipv = Ipv4::trusted(&frame[ETH_HLEN..]).expect("still valid");
+            let info = PktInfo::of(&ipv, Some(&in_name), Some(&out_name));
+            match self.nf.filter(netfilter::Chain::Forward, &info) {
+                NfVerdict::Accept => {}
+                v => {
+                    let rule = v.describe();
+                    return out.drop_rx(|| format!("iptables FORWARD: {rule}"));
+                }
             }
         }
         if let Some(v) = self.hook(now, HookPoint::Forward, Some(in_dev), mark, &mut frame, hk, out) {
@@ -745,7 +748,7 @@ impl Stack {
     ) -> Result<(), SendError> {
         self.now = now;
         let (dst, len, df) = {
-            let ip = Ipv4::parse(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
+            let ip = Ipv4::trusted(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
             (ip.dst, ip.packet_len(), ip.df)
         };
         let r = if dst.is_multicast() { None } else { Some(self.route_output(dst).ok_or(SendError::NetUnreach)?) };
@@ -753,12 +756,12 @@ impl Stack {
             self.apply_verdict(now, v, frame, None, hk, out);
             return Ok(());
         }
-        let out_name = match (&r, dst.is_multicast()) {
-            (Some(r), _) => self.ifaces[r.dev].name.clone(),
-            (None, _) => self.mcast_dev().map(|d| self.ifaces[d].name.clone()).unwrap_or_default(),
-        };
-        {
-            let ip = Ipv4::parse(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
+        if !self.nf.quiet() {
+            let out_name = match &r {
+                Some(r) => self.ifaces[r.dev].name.clone(),
+                None => self.mcast_dev().map(|d| self.ifaces[d].name.clone()).unwrap_or_default(),
+            };
+            let ip = Ipv4::trusted(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
             let info = PktInfo::of(&ip, None, Some(&out_name));
             if let v @ (NfVerdict::Drop(_) | NfVerdict::Reject(_)) = self.nf.filter(netfilter::Chain::Output, &info) {
                 let rule = v.describe();
@@ -781,9 +784,10 @@ impl Stack {
         if df && len as u32 > r.mtu {
             return Err(SendError::TooBig);
         }
-        let src_addr = Some(r.src);
-        let out_name = self.ifaces[r.dev].name.clone();
-        self.nf.postrouting(&mut frame, &out_name, src_addr);
+        if !self.nf.quiet() {
+            let out_name = self.ifaces[r.dev].name.clone();
+            self.nf.postrouting(&mut frame, &out_name, Some(r.src));
+        }
         if r.broadcast {
             self.xmit_direct(r.dev, MacAddr::BROADCAST, frame, cause, out);
             return Ok(());
@@ -840,19 +844,15 @@ impl Stack {
             out.note(&n, "drop", || format!("{n} cannot transmit (down or no carrier)"));
             return;
         }
-        let p = self.sysctl.neigh_parms(&iface.name).clone();
         let idx = iface.index;
+        let p = self.sysctl.neigh_parms(&self.ifaces[dev].name);
         let mut nout = vec![];
-        self.neigh.output(now, idx, next_hop, frame, &p, out.tracing(), &mut nout);
-        let mut cause = cause;
-        for o in nout {
-            match o {
-                NeighOut::Send { dev, mac, frame } if cause.is_some() => {
-                    let c = cause.take();
-                    self.send_resolved(dev, mac, frame, c, out);
-                }
-                o => self.run_neigh(now, vec![o], hk, out),
-            }
+        let ready = self.neigh.output(now, idx, next_hop, frame, p, out.tracing(), &mut nout);
+        if !nout.is_empty() {
+            self.run_neigh(now, nout, hk, out);
+        }
+        if let Some((mac, frame)) = ready {
+            self.send_resolved(idx, mac, frame, cause, out);
         }
     }
 

@@ -174,8 +174,8 @@ impl NeighTable {
     }
 
     /// Output through the cache (`neigh_resolve_output` / `__neigh_event_send`):
-    /// sends at once with a valid address (STALE moves to DELAY), else queues the
-    /// frame and starts or continues resolution.
+    /// with a valid address the frame comes back to be sent at once (STALE moves
+    /// to DELAY), else it is queued and resolution starts or continues.
     pub fn output(
         &mut self,
         now: Instant,
@@ -185,7 +185,7 @@ impl NeighTable {
         p: &NeighParms,
         tracing: bool,
         out: &mut Vec<NeighOut>,
-    ) {
+    ) -> Option<(MacAddr, Vec<u8>)> {
         let k = (dev, addr);
         let n = self.entries.entry(k).or_insert_with(|| Neigh {
             addr,
@@ -217,7 +217,7 @@ impl NeighTable {
                     }
                     self.set_timer(dev, addr, Some(now + p.delay_first_probe_time));
                 }
-                out.push(NeighOut::Send { dev, mac, frame });
+                return Some((mac, frame));
             }
             Nud::Incomplete => {
                 if n.queue.len() >= UNRES_QLEN {
@@ -238,6 +238,7 @@ impl NeighTable {
                 self.probe(dev, addr, out);
             }
         }
+        None
     }
 
     /// `neigh_probe` → `arp_solicit`: unicast while `probes < ucast_solicit` and an

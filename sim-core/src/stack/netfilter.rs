@@ -102,6 +102,8 @@ pub struct Netfilter {
     nat: BTreeMap<Tuple, (Ipv4Addr, u16)>,
     /// reply tuple (proto, dst, dport, new src, new port) → original (source, port).
     nat_reply: BTreeMap<Tuple, (Ipv4Addr, u16)>,
+    /// No rule anywhere and every policy ACCEPT: packets need no inspection.
+    quiet: bool,
 }
 
 impl Default for Netfilter {
@@ -112,7 +114,7 @@ impl Default for Netfilter {
                 chains.insert((t, c.to_string()), ChainState { builtin: true, accept: true, rules: vec![] });
             }
         }
-        Netfilter { chains, nat: BTreeMap::new(), nat_reply: BTreeMap::new() }
+        Netfilter { chains, nat: BTreeMap::new(), nat_reply: BTreeMap::new(), quiet: true }
     }
 }
 
@@ -195,6 +197,15 @@ enum Walk {
 }
 
 impl Netfilter {
+    /// True when no rule is loaded and every policy accepts: the fast path.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    fn recompute_quiet(&mut self) {
+        self.quiet = self.chains.values().all(|c| c.rules.is_empty() && c.accept);
+    }
+
     /// Walks a chain (following jumps to user chains, at most 16 deep) and returns
     /// the first terminating target, or the built-in chain's policy.
     fn walk(&mut self, table: Table, chain: &str, p: &PktInfo, depth: u8) -> Option<Walk> {
@@ -260,6 +271,9 @@ impl Netfilter {
     /// `nat POSTROUTING`: MASQUERADE (to the outgoing device's address) or SNAT,
     /// remembered so replies can be reversed. Returns the new source if changed.
     pub fn postrouting(&mut self, frame: &mut [u8], out_if: &str, masq_src: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
+        if self.quiet && self.nat.is_empty() {
+            return None;
+        }
         let ip = Ipv4::parse(&frame[ETH_HLEN..]).ok()?;
         let p = PktInfo::of(&ip, None, Some(out_if));
         let (sport, dport) = p.ports.unwrap_or((0, 0));
@@ -310,6 +324,12 @@ impl Netfilter {
 
     /// Carries out an `iptables` command and returns what it prints.
     pub fn apply(&mut self, cmd: &Iptables) -> Result<String, CmdError> {
+        let r = self.apply_inner(cmd);
+        self.recompute_quiet();
+        r
+    }
+
+    fn apply_inner(&mut self, cmd: &Iptables) -> Result<String, CmdError> {
         let t = cmd.table;
         let no_chain = |_: &str| CmdError::with_status("iptables: No chain/target/match by that name.", 1);
         let check_target = |s: &Self, r: &Rule| -> Result<(), CmdError> {

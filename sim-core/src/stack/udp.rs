@@ -34,6 +34,8 @@ struct Socket {
 #[derive(Debug, Default)]
 pub struct Udp {
     socks: BTreeMap<UdpSock, Socket>,
+    /// Sockets with data or errors waiting.
+    ready: std::collections::BTreeSet<UdpSock>,
     next: UdpSock,
     next_port: u16,
 }
@@ -84,9 +86,13 @@ impl Udp {
         self.socks.get_mut(&s)?.errors.pop_front()
     }
 
-    /// Sockets with something to read, for the machine's apps.
-    pub fn readable(&self) -> Vec<UdpSock> {
-        self.socks.iter().filter(|(_, s)| !s.rx.is_empty() || !s.errors.is_empty()).map(|(k, _)| *k).collect()
+    /// Sockets that received something since the last call; the caller reads
+    /// each until empty.
+    pub fn readable(&mut self) -> Vec<UdpSock> {
+        if self.ready.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.ready).into_iter().collect()
     }
 
     /// `__udp4_lib_lookup`: an exact local address scores higher than a wildcard.
@@ -109,9 +115,10 @@ impl Udp {
     /// packet's destination (`inet->recverr` is off by default).
     pub(super) fn on_icmp_error(&mut self, e: &IcmpError) {
         let Some((sport, dport)) = e.about.ports else { return };
-        for s in self.socks.values_mut() {
+        for (k, s) in self.socks.iter_mut() {
             if s.port == sport && s.peer == Some(SocketAddrV4::new(e.about.dst, dport)) {
                 s.errors.push_back(*e);
+                self.ready.insert(*k);
             }
         }
     }
@@ -132,7 +139,7 @@ impl Stack {
         hk: &mut Hk,
         out: &mut Outbox,
     ) {
-        let ip = Ipv4::parse(&frame[ETH_HLEN..]).expect("validated");
+        let ip = Ipv4::trusted(&frame[ETH_HLEN..]).expect("validated");
         if !ip.l4_checksum_ok() {
             return out.drop_rx(|| "bad UDP checksum".into());
         }
@@ -148,6 +155,7 @@ impl Stack {
                     payload: u.payload.to_vec(),
                 };
                 self.udp.socks.get_mut(&s).expect("found").rx.push_back(d);
+                self.udp.ready.insert(s);
                 let port = u.dport;
                 out.verdict(|| format!("delivered to UDP port {port}"));
             }

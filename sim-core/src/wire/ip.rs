@@ -73,6 +73,34 @@ impl<'a> Ipv4<'a> {
         })
     }
 
+    /// Reads a packet this program built or already validated with [`Ipv4::parse`]:
+    /// no checksum or length validation, so it is cheap on hot paths. Falls back
+    /// to [`Ipv4::parse`] when the bytes do not even hold a header.
+    pub fn trusted(bytes: &'a [u8]) -> Result<Self, WireError> {
+        if bytes.len() < 20 {
+            return Self::parse(bytes);
+        }
+        let hlen = usize::from(bytes[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+        if hlen < 20 || total < hlen || total > bytes.len() {
+            return Self::parse(bytes);
+        }
+        let flags = u16::from_be_bytes([bytes[6], bytes[7]]);
+        Ok(Ipv4 {
+            src: Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]),
+            dst: Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]),
+            proto: bytes[9],
+            ttl: bytes[8],
+            tos: bytes[1],
+            id: u16::from_be_bytes([bytes[4], bytes[5]]),
+            df: flags & 0x4000 != 0,
+            mf: flags & 0x2000 != 0,
+            frag_off: flags & 0x1fff,
+            header: &bytes[..hlen],
+            payload: &bytes[hlen..total],
+        })
+    }
+
     /// True for a non-first fragment or a first fragment with more to come.
     pub fn is_fragment(&self) -> bool {
         self.mf || self.frag_off != 0
