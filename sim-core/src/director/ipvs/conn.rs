@@ -272,8 +272,8 @@ impl ConnTable {
         self.heap.peek().map(|Reverse((t, _, _))| Instant::from_nanos(*t))
     }
 
-    /// The next entry whose timer has fired by `now`, if any.
-    pub fn pop_due(&mut self, now: Instant) -> Option<u32> {
+    /// The next entry whose timer has fired by `now`, and when it fired.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(u32, Instant)> {
         while let Some(&Reverse((t, seq, idx))) = self.heap.peek() {
             if t > now.nanos() {
                 return None;
@@ -289,7 +289,7 @@ impl ConnTable {
                 continue;
             }
             c.queued = u64::MAX;
-            return Some(idx);
+            return Some((idx, Instant::from_nanos(t)));
         }
         None
     }
@@ -573,11 +573,11 @@ mod tests {
         t.conn_mut(b).timeout_ms = 1000;
         t.arm(b, Instant::from_secs(1));
         assert_eq!(t.pop_due(Instant::from_secs(1)), None);
-        assert_eq!(t.pop_due(Instant::from_secs(2)), Some(b));
+        assert_eq!(t.pop_due(Instant::from_secs(2)), Some((b, Instant::from_secs(2))));
         t.unhash(b);
         t.free(b);
         assert_eq!(t.pop_due(Instant::from_secs(13)), None, "a was refreshed at 4 s");
-        assert_eq!(t.pop_due(Instant::from_secs(14)), Some(a));
+        assert_eq!(t.pop_due(Instant::from_secs(14)), Some((a, Instant::from_secs(14))));
         assert_eq!(t.pop_due(Instant::from_secs(100)), None);
     }
 
@@ -592,7 +592,7 @@ mod tests {
         assert_eq!(a, b);
         t.arm(b, Instant::ZERO);
         assert_eq!(t.pop_due(Instant::from_secs(1)), None, "the old entry's timer is stale");
-        assert_eq!(t.pop_due(Instant::from_secs(5)), Some(b));
+        assert_eq!(t.pop_due(Instant::from_secs(5)), Some((b, Instant::from_secs(5))));
         assert_eq!(t.live_in_order(), vec![b]);
     }
 }

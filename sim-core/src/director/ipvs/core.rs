@@ -169,11 +169,13 @@ impl Hooked for Ipvs {
 }
 
 impl Ipvs {
-    /// Fires due connection timers (`ip_vs_conn_expire`) and the trash timer.
+    /// Fires due connection timers (`ip_vs_conn_expire`) and the trash timer, each
+    /// at the time it was due, so the result does not depend on how late this is
+    /// called.
     pub fn on_timer(&mut self, now: Instant, out: &mut Outbox) {
-        while let Some(idx) = self.conns.pop_due(now) {
+        while let Some((idx, at)) = self.conns.pop_due(now) {
             let c = self.conns.conn(idx).clone();
-            let r = self.conn_expire(idx, now, false);
+            let r = self.conn_expire(idx, at, false);
             out.note_with(
                 "-",
                 "ipvs",
@@ -191,8 +193,8 @@ impl Ipvs {
                 },
             );
         }
-        if self.trash_timer.is_some_and(|t| t <= now) {
-            self.dest_trash_expire(now);
+        while let Some(at) = self.trash_timer.filter(|&t| t <= now) {
+            self.dest_trash_expire(at);
         }
     }
 

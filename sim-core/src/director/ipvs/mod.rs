@@ -25,6 +25,9 @@ pub mod stats;
 pub mod sysctl;
 mod xmit;
 
+#[cfg(test)]
+mod tests;
+
 
 pub use ctl::{ConnEntry, DestInfo, IpvsError, ServiceInfo, proto_name};
 pub use dest::{DestSpec, Fwd};
