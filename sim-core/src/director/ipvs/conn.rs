@@ -296,8 +296,7 @@ impl ConnTable {
 
     /// Live entries in creation order (the documented `-Lnc` order).
     pub fn live_in_order(&self) -> Vec<u32> {
-        let mut v: Vec<u32> =
-            (0..self.slab.len() as u32).filter(|&i| self.slab[i as usize].has(cf::LIVE)).collect();
+        let mut v: Vec<u32> = (0..self.slab.len() as u32).filter(|&i| self.slab[i as usize].has(cf::LIVE)).collect();
         let base = self.next_seq;
         // Oldest first, robust to the creation counter wrapping.
         v.sort_by_key(|&i| self.slab[i as usize].seq.wrapping_sub(base));

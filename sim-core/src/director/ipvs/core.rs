@@ -61,7 +61,8 @@ impl Iph {
     #[inline]
     pub fn ports(&self, ip: &[u8], need: usize) -> Option<(u16, u16)> {
         let h = self.hlen;
-        (self.len >= h + need).then(|| (u16::from_be_bytes([ip[h], ip[h + 1]]), u16::from_be_bytes([ip[h + 2], ip[h + 3]])))
+        (self.len >= h + need)
+            .then(|| (u16::from_be_bytes([ip[h], ip[h + 1]]), u16::from_be_bytes([ip[h + 2], ip[h + 3]])))
     }
 }
 
@@ -188,7 +189,9 @@ impl Ipvs {
                         format!("persistence template idle for its timeout ({} s)", c.timeout_ms / 1000)
                     }
                     Expired::Gone if c.has(cf::ONE_PACKET) => "one-packet scheduling: expires after its packet".into(),
-                    Expired::Gone => format!("no packet for {} s in state {}", c.timeout_ms / 1000, self.state_name(&c)),
+                    Expired::Gone => {
+                        format!("no packet for {} s in state {}", c.timeout_ms / 1000, self.state_name(&c))
+                    }
                     Expired::Later => format!("it still controls {} connection(s)", c.n_control),
                 },
             );
@@ -448,7 +451,14 @@ impl Ipvs {
             out.note_with(
                 "-",
                 "ipvs",
-                || format!("{} {} -> {}: cache bypass", proto_name(sp.proto), ap(sp.saddr, sp.sport), ap(sp.daddr, sp.dport)),
+                || {
+                    format!(
+                        "{} {} -> {}: cache bypass",
+                        proto_name(sp.proto),
+                        ap(sp.saddr, sp.sport),
+                        ap(sp.daddr, sp.dport)
+                    )
+                },
                 || "no destination available; cache_bypass=1 on a fwmark service: routed to its own destination".into(),
             );
             self.set_state(idx, Dir::Input, &frame[ETH_HLEN..], &iph, out);
@@ -515,9 +525,8 @@ impl Ipvs {
         {
             let c = self.conns.conn(idx);
             let old_ct = c.has(cf::NFCT);
-            let nodest_w0 = self.sysctl.expire_nodest_conn != 0
-                && c.dest != NONE
-                && self.dests[c.dest as usize].weight == 0;
+            let nodest_w0 =
+                self.sysctl.expire_nodest_conn != 0 && c.dest != NONE && self.dests[c.dest as usize].weight == 0;
             let resched = if nodest_w0 {
                 true
             } else if self.new_conn_expected(idx) {
@@ -736,7 +745,14 @@ impl Ipvs {
                 out.note_with(
                     "-",
                     "ipvs",
-                    || format!("{}: reply source {} -> {}", self.describe(&c), ap(c.daddr, c.dport), ap(c.vaddr, c.vport)),
+                    || {
+                        format!(
+                            "{}: reply source {} -> {}",
+                            self.describe(&c),
+                            ap(c.daddr, c.dport),
+                            ap(c.vaddr, c.vport)
+                        )
+                    },
                     || {
                         format!(
                             "NAT reply from the real server: source rewritten to the virtual address (snat_reroute={})",
@@ -832,7 +848,8 @@ impl Ipvs {
         let mut eoff = off;
         let mut tunnel = false;
         if outer_emb.proto == IPPROTO_IPIP {
-            let is_tunnel_dest = self.dests.iter().any(|d| d.fwd == Fwd::Tunnel && u32::from(d.addr) == outer_emb.daddr);
+            let is_tunnel_dest =
+                self.dests.iter().any(|d| d.fwd == Fwd::Tunnel && u32::from(d.addr) == outer_emb.daddr);
             if outer_emb.frag || meta.hook != HookPoint::LocalIn || !is_tunnel_dest {
                 return HookVerdict::Accept;
             }
@@ -891,7 +908,10 @@ impl Ipvs {
             "ipvs",
             || format!("ICMP {typ}/{code} about {}: forwarded to the real server", self.describe(&c)),
             || match c.fwd() {
-                Fwd::Masq => "an ICMP error for a NAT connection: destination and embedded source translated to the real server".into(),
+                Fwd::Masq => {
+                    "an ICMP error for a NAT connection: destination and embedded source translated to the real server"
+                        .into()
+                }
                 m => format!("an ICMP error for a {} connection: forwarded like its packets", m.name()),
             },
         );
@@ -945,7 +965,13 @@ impl Ipvs {
         out.note_with(
             "-",
             "ipvs",
-            || format!("ICMP {typ}/{code} about our IPIP packet to {}: relayed to {}", ip_fmt(c.daddr), ip_fmt(c.caddr)),
+            || {
+                format!(
+                    "ICMP {typ}/{code} about our IPIP packet to {}: relayed to {}",
+                    ip_fmt(c.daddr),
+                    ip_fmt(c.caddr)
+                )
+            },
             || {
                 if typ == ICMP_DEST_UNREACH && code == crate::wire::ip::ICMP_FRAG_NEEDED {
                     format!("the tunnel path is too small: the client is told MTU {info} (tunnel MTU less 20 for IPIP)")

@@ -16,10 +16,10 @@
 //! address (TOA), sequence-number adjustment, SYN proxy, and ICMP translation.
 
 use super::Ipvs;
+use super::IpvsError;
 use super::conn::{Key, KeyKind, NONE, ip as addr};
 use super::core::ap;
 use super::service::ServiceKey;
-use super::IpvsError;
 use crate::node::Outbox;
 use std::net::Ipv4Addr;
 
@@ -72,9 +72,9 @@ impl Ipvs {
         let la = u32::from(laddr);
         let cursor = self.fnat_cursor.get(&la).copied().unwrap_or(LPORT_MIN);
         let start = u32::from(cursor.max(LPORT_MIN) - LPORT_MIN);
-        let free = (0..LPORT_SPAN).map(|i| (LPORT_MIN as u32 + (start + i) % LPORT_SPAN) as u16).find(|&p| {
-            self.conns.get(&Key::new(KeyKind::OutFullNat, proto, la, p, daddr, dport)).is_none()
-        });
+        let free = (0..LPORT_SPAN)
+            .map(|i| (LPORT_MIN as u32 + (start + i) % LPORT_SPAN) as u16)
+            .find(|&p| self.conns.get(&Key::new(KeyKind::OutFullNat, proto, la, p, daddr, dport)).is_none());
         let Some(lport) = free else {
             out.note_with(
                 "-",
@@ -94,7 +94,13 @@ impl Ipvs {
             "-",
             "ipvs",
             || format!("FULLNAT {} -> {}: local address {}", desc.0, desc.1, ap(la, lport)),
-            || format!("the real server {} sees the director's {} as the client (not mainline: Alibaba FULLNAT)", addr(daddr), laddr),
+            || {
+                format!(
+                    "the real server {} sees the director's {} as the client (not mainline: Alibaba FULLNAT)",
+                    addr(daddr),
+                    laddr
+                )
+            },
         );
         true
     }

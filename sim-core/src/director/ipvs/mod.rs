@@ -25,9 +25,10 @@ pub mod stats;
 pub mod sysctl;
 mod xmit;
 
+pub mod bench;
+
 #[cfg(test)]
 mod tests;
-
 
 pub use ctl::{ConnEntry, DestInfo, IpvsError, ServiceInfo, proto_name};
 pub use dest::{DestSpec, Fwd};

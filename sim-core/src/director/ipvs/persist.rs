@@ -96,7 +96,12 @@ impl Ipvs {
                     "-",
                     "ipvs",
                     || format!("persistence template {} -> {} created", ip_fmt(snet), self.dests[dest as usize].name()),
-                    || format!("new clients from {} stick to it for {timeout} s after their last connection", ip_fmt(snet)),
+                    || {
+                        format!(
+                            "new clients from {} stick to it for {timeout} s after their last connection",
+                            ip_fmt(snet)
+                        )
+                    },
                 );
                 (ct, dest)
             }

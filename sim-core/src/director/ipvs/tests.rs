@@ -208,7 +208,10 @@ fn tunnel_outer_header_and_frag_needed() {
     // Without DF the outer header has no DF and an ID from the counter.
     let mut h = IpHdr::new(CLIENT, VIP, IPPROTO_TCP);
     h.df = false;
-    let nodf = build(&h, &L4::Tcp { sport: 40002, dport: 80, seq: 1, ack: 0, flags: TCP_SYN, window: 1, mss: None, payload: b"" });
+    let nodf = build(
+        &h,
+        &L4::Tcp { sport: 40002, dport: 80, seq: 1, ack: 0, flags: TCP_SYN, window: 1, mss: None, payload: b"" },
+    );
     let (_, _, g) = tx(feed(&mut v, t(2), HookPoint::LocalIn, nodf).0);
     let outer = Ipv4::parse(&g[ETH_HLEN..]).unwrap();
     assert!(!outer.df);
@@ -227,7 +230,8 @@ fn route_step_errors() {
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
     let mut h = IpHdr::new(CLIENT, VIP, IPPROTO_TCP);
     h.ttl = 1;
-    let f = build(&h, &L4::Tcp { sport: 1, dport: 80, seq: 1, ack: 0, flags: TCP_SYN, window: 1, mss: None, payload: b"" });
+    let f =
+        build(&h, &L4::Tcp { sport: 1, dport: 80, seq: 1, ack: 0, flags: TCP_SYN, window: 1, mss: None, payload: b"" });
     assert_eq!(feed(&mut v, t(0), HookPoint::LocalIn, f).0, HookVerdict::IcmpError { typ: 11, code: 0, info: 0 });
     let big = tcp_frame((CLIENT, 2), (VIP, 80), TCP_SYN, &[0u8; 1461]);
     assert_eq!(feed(&mut v, t(0), HookPoint::LocalIn, big).0, HookVerdict::IcmpError { typ: 3, code: 4, info: 1500 });
@@ -366,7 +370,9 @@ fn persistence_templates() {
     adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr -p 360 -M 255.255.255.0");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.12 -g");
-    let pick = |v: &mut Ipvs, ms, c: (Ipv4Addr, u16)| tx(feed(v, t(ms), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1;
+    let pick = |v: &mut Ipvs, ms, c: (Ipv4Addr, u16)| {
+        tx(feed(v, t(ms), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1
+    };
     let a = pick(&mut v, 0, (CLIENT, 1000));
     // Same client, same /24: the template wins over rr.
     assert_eq!(pick(&mut v, 1, (CLIENT, 1001)), a);
@@ -375,12 +381,14 @@ fn persistence_templates() {
     let b = pick(&mut v, 3, (Ipv4Addr::new(172, 16, 0, 1), 1000));
     assert_ne!(a, b);
     assert_eq!(counts(&v, a).2, 1, "one template per client network");
-    let tpl = v.conn_entries(t(4)).into_iter().find(|c| c.template && c.caddr == Ipv4Addr::new(192, 168, 0, 0)).unwrap();
+    let tpl =
+        v.conn_entries(t(4)).into_iter().find(|c| c.template && c.caddr == Ipv4Addr::new(192, 168, 0, 0)).unwrap();
     assert_eq!((tpl.cport, tpl.vport, tpl.dport, tpl.state), (0, 80, 80, "NONE"));
     assert_eq!(tpl.expires_ms / 1000, 359, "restarted at 2 ms by the last new connection");
     // An ACK (established) assures the template.
     feed(&mut v, t(5), HookPoint::LocalIn, tcp_frame((CLIENT, 1000), (VIP, 80), TCP_ACK, b""));
-    let tpl = v.conn_entries(t(5)).into_iter().find(|c| c.template && c.caddr == Ipv4Addr::new(192, 168, 0, 0)).unwrap();
+    let tpl =
+        v.conn_entries(t(5)).into_iter().find(|c| c.template && c.caddr == Ipv4Addr::new(192, 168, 0, 0)).unwrap();
     assert_eq!(tpl.state, "ASSURED");
     // Weight 0 with expire_quiescent_template=0: the client keeps its server.
     adm(&mut v, t(6), &format!("ipvsadm -e -t 10.0.0.1:80 -r {a} -g -w 0"));
@@ -508,7 +516,8 @@ fn fullnat_both_directions() {
     assert!(ip.l4_checksum_ok());
     assert_eq!((ip.src, tcp.sport, ip.dst, tcp.dport), (DIP, 1024, RS1, 8080));
     // The reply comes to the local address and goes back to the client.
-    let (dev, nh, f) = tx(feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame((RS1, 8080), (DIP, 1024), TCP_SYN | TCP_ACK, b"")).0);
+    let (dev, nh, f) =
+        tx(feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame((RS1, 8080), (DIP, 1024), TCP_SYN | TCP_ACK, b"")).0);
     assert_eq!((dev.as_str(), nh), ("eth0", Ipv4Addr::new(10, 0, 0, 254)));
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     let tcp = Tcp::parse(ip.payload).unwrap();
@@ -520,7 +529,10 @@ fn fullnat_both_directions() {
     let s = adm(&mut v, t(3), "ipvsadm -Ln");
     let line = format!("  -> {:<28} {:<7} {:<6} {:<10} {:<10}\n", "192.168.1.11:8080", "FullNat", 1, 2, 0);
     assert!(s.contains(&line), "{s}");
-    assert_eq!(adm(&mut v, t(3), "ipvsadm -G -n"), "Prot LocalAddress:Port\n  -> LocalAddress\nTCP  10.0.0.1:80\n  -> 192.168.1.1\n");
+    assert_eq!(
+        adm(&mut v, t(3), "ipvsadm -G -n"),
+        "Prot LocalAddress:Port\n  -> LocalAddress\nTCP  10.0.0.1:80\n  -> 192.168.1.1\n"
+    );
 }
 
 #[test]
@@ -569,7 +581,13 @@ fn lnc_listing_matches_reference() {
     feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame((CLIENT, 51234), (VIP, 80), TCP_SYN, b""));
     feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame((CLIENT, 51234), (VIP, 80), TCP_ACK, b""));
     let mut f = tcp_frame((CLIENT, 51235), (VIP, 8443), TCP_SYN, b"");
-    v.hook(t(0), PacketMeta { hook: HookPoint::LocalIn, in_dev: Some(0), mark: 7 }, &mut f, &Env { mtu: 1500 }, &mut Outbox::new(false));
+    v.hook(
+        t(0),
+        PacketMeta { hook: HookPoint::LocalIn, in_dev: Some(0), mark: 7 },
+        &mut f,
+        &Env { mtu: 1500 },
+        &mut Outbox::new(false),
+    );
     feed(&mut v, t(0), HookPoint::LocalIn, udp_frame((CLIENT, 40000), (VIP, 53), b""));
     // Creation order (templates before the connection that made them).
     let s = adm(&mut v, t(1), "ipvsadm -Lnc");
@@ -649,7 +667,11 @@ fn thresholds_overload_and_clear() {
     let syn = |p| tcp_frame((CLIENT, p), (VIP, 80), TCP_SYN, b"");
     assert!(matches!(feed(&mut v, t(0), HookPoint::LocalIn, syn(1)).0, HookVerdict::Transmit { .. }));
     assert!(matches!(feed(&mut v, t(0), HookPoint::LocalIn, syn(2)).0, HookVerdict::Transmit { .. }));
-    assert_eq!(feed(&mut v, t(0), HookPoint::LocalIn, syn(3)).0, HookVerdict::IcmpError { typ: 3, code: 3, info: 0 }, "OVERLOAD at 2");
+    assert_eq!(
+        feed(&mut v, t(0), HookPoint::LocalIn, syn(3)).0,
+        HookVerdict::IcmpError { typ: 3, code: 3, info: 0 },
+        "OVERLOAD at 2"
+    );
     let out = adm(&mut v, t(0), "ipvsadm -Ln --thresholds");
     let line = format!("  -> {:<28} {:<10} {:<10} {:<10} {:<10}\n", "192.168.1.11:80", 2, 0, 2, 0);
     assert!(out.contains(&line), "{out}");
@@ -683,16 +705,34 @@ fn ipvsadm_errors_are_ipvsadms() {
     assert_eq!((e.message.as_str(), e.status), ("illegal weight specified", 2));
     let e = run(&mut v, "ipvsadm -A -t 10.0.0.1:0 -s rr");
     assert_eq!(e.message, "Zero port specified for non-persistent service");
-    assert_eq!(run(&mut v, "ipvsadm -A -t 10.0.0.1:90 -o").message, "One-Packet Scheduling is only for UDP virtual services");
-    assert_eq!(run(&mut v, "ipvsadm -a -t 10.0.0.1:80").message, "You need to supply the 'real-server' option for the 'add-server' command");
-    assert_eq!(run(&mut v, "ipvsadm -A -t 10.0.0.1:91 -r 1.2.3.4").message, "Illegal 'real-server' option with the 'add-service' command");
-    assert_eq!(run(&mut v, "ipvsadm -L -c --timeout").message, "The option 'timeout' conflicts with the 'connection' option in the 'list' command");
+    assert_eq!(
+        run(&mut v, "ipvsadm -A -t 10.0.0.1:90 -o").message,
+        "One-Packet Scheduling is only for UDP virtual services"
+    );
+    assert_eq!(
+        run(&mut v, "ipvsadm -a -t 10.0.0.1:80").message,
+        "You need to supply the 'real-server' option for the 'add-server' command"
+    );
+    assert_eq!(
+        run(&mut v, "ipvsadm -A -t 10.0.0.1:91 -r 1.2.3.4").message,
+        "Illegal 'real-server' option with the 'add-service' command"
+    );
+    assert_eq!(
+        run(&mut v, "ipvsadm -L -c --timeout").message,
+        "The option 'timeout' conflicts with the 'connection' option in the 'list' command"
+    );
     assert_eq!(run(&mut v, "ipvsadm -A -t 10.0.0.1:92 -s rr -s wrr").message, "multiple 'scheduler' options specified");
     assert_eq!(run(&mut v, "ipvsadm -A -t nohost:80").message, "illegal virtual server address[:port] specified");
     assert_eq!(run(&mut v, "ipvsadm -A -t 10.0.0.1:93 -p 0").message, "invalid timeout value `0' specified");
     assert_eq!(run(&mut v, "ipvsadm -A -f 0").message, "invalid fwmark value `0' specified");
-    assert_eq!(run(&mut v, "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.13 -x 1 -y 2").message, "Numerical result out of range");
-    assert_eq!(run(&mut v, "ipvsadm -A -t 10.0.0.1:94 -s rr -b sh-port").message, "incompatible scheduler flag `sh-port'");
+    assert_eq!(
+        run(&mut v, "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.13 -x 1 -y 2").message,
+        "Numerical result out of range"
+    );
+    assert_eq!(
+        run(&mut v, "ipvsadm -A -t 10.0.0.1:94 -s rr -b sh-port").message,
+        "incompatible scheduler flag `sh-port'"
+    );
     assert_eq!(run(&mut v, "ipvsadm --set 1 2").message, "--set option requires 3 timeout values");
     assert_eq!(run(&mut v, "ipvsadm -L foo").message, "unexpected argument foo");
     assert_eq!(run(&mut v, "ipvsadm -L -L").message, "invalid option `-L'");
@@ -705,7 +745,10 @@ fn ipvsadm_errors_are_ipvsadms() {
     let e = run(&mut v, "ipvsadm -L -t 10.0.0.1:99");
     assert_eq!((e.message.as_str(), e.status), ("No such service", 1));
     assert_eq!(run(&mut v, "ipvsadm -A -t [::1]:80").message, "Operation not supported with specified address family");
-    assert!(adm(&mut v, t(0), "ipvsadm -h").contains("  --sched-flags  -b flags             scheduler flags (comma-separated)\n"));
+    assert!(
+        adm(&mut v, t(0), "ipvsadm -h")
+            .contains("  --sched-flags  -b flags             scheduler flags (comma-separated)\n")
+    );
     assert_eq!(adm(&mut v, t(0), "ipvsadm -v"), "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n");
 }
 

@@ -51,7 +51,10 @@ fn udp_zero_csum_full(ip: &mut [u8]) {
     if ip[9] != IPPROTO_UDP || ip.len() < hl + 8 || ip[hl + 6..hl + 8] != [0, 0] {
         return;
     }
-    let (src, dst) = (addr(u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]])), addr(u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]])));
+    let (src, dst) = (
+        addr(u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]])),
+        addr(u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]])),
+    );
     let len = ip.len() - hl;
     let sum = checksum::add(checksum::pseudo_header(src, dst, IPPROTO_UDP, len), &ip[hl..]);
     let c = match checksum::finish(sum) {
@@ -131,7 +134,13 @@ impl Ipvs {
                 "-",
                 "ipvs",
                 || format!("no route to {}", ip_fmt(daddr)),
-                || format!("no route to {}: ICMP host unreachable to {} (dst_link_failure)", ip_fmt(daddr), ip_fmt(iph.saddr)),
+                || {
+                    format!(
+                        "no route to {}: ICMP host unreachable to {} (dst_link_failure)",
+                        ip_fmt(daddr),
+                        ip_fmt(iph.saddr)
+                    )
+                },
             );
             return Err(HookVerdict::IcmpError { typ: ICMP_DEST_UNREACH, code: ICMP_HOST_UNREACH, info: 0 });
         };
@@ -240,7 +249,9 @@ impl Ipvs {
             // ip_vs_dr_xmit: KNOWN_NH, the real server is the next hop; IP unchanged.
             Fwd::Route => match self.get_out_rt(frame, &iph, daddr, RT_LOCAL | RT_NON_LOCAL, x, env, out) {
                 Ok(Rt::Local) => HookVerdict::LocalDeliver,
-                Ok(Rt::Out(rt)) => HookVerdict::Transmit { dev: rt.dev, next_hop: addr(daddr), frame: std::mem::take(frame) },
+                Ok(Rt::Out(rt)) => {
+                    HookVerdict::Transmit { dev: rt.dev, next_hop: addr(daddr), frame: std::mem::take(frame) }
+                }
                 Err(v) => v,
             },
             Fwd::Tunnel => self.tunnel_xmit(daddr, x, frame, iph, env, out),
@@ -265,7 +276,7 @@ impl Ipvs {
         &mut self,
         daddr: u32,
         x: Xmit,
-        frame: &mut Vec<u8>,
+        frame: &mut [u8],
         iph: Iph,
         env: &dyn HookEnv,
         out: &mut Outbox,
@@ -416,7 +427,19 @@ mod tests {
 
     fn tcp() -> Vec<u8> {
         let h = IpHdr::new(Ipv4Addr::new(192, 168, 0, 10), Ipv4Addr::new(10, 0, 0, 1), IPPROTO_TCP);
-        build(&h, &L4::Tcp { sport: 51234, dport: 80, seq: 7, ack: 0, flags: TCP_SYN, window: 100, mss: None, payload: b"hi" })
+        build(
+            &h,
+            &L4::Tcp {
+                sport: 51234,
+                dport: 80,
+                seq: 7,
+                ack: 0,
+                flags: TCP_SYN,
+                window: 100,
+                mss: None,
+                payload: b"hi",
+            },
+        )
     }
 
     #[test]

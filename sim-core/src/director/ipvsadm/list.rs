@@ -300,7 +300,8 @@ fn service_entry(out: &mut String, se: &ServiceInfo, f: Format, rule: bool) {
 pub fn list_all(ipvs: &Ipvs, now: Instant, f: Format, rule: bool) -> String {
     let mut out = String::new();
     if !rule {
-        let _ = writeln!(out, "IP Virtual Server version {}.{}.{} (size={CONN_TAB_SIZE})", VERSION.0, VERSION.1, VERSION.2);
+        let _ =
+            writeln!(out, "IP Virtual Server version {}.{}.{} (size={CONN_TAB_SIZE})", VERSION.0, VERSION.1, VERSION.2);
     }
     let mut svcs = ipvs.services(now);
     if !f.nosort {

@@ -699,7 +699,9 @@ fn parse_options(
                 set_option(o, options, OPTC_NETMASK)?;
                 if ce.svc.v6 {
                     // atoi(optarg) in 1..=128; IPv6 services are refused later anyway.
-                    if !strtol(arg.trim_end_matches(|c: char| !c.is_ascii_digit())).is_some_and(|m| (1..=128).contains(&m)) {
+                    if !strtol(arg.trim_end_matches(|c: char| !c.is_ascii_digit()))
+                        .is_some_and(|m| (1..=128).contains(&m))
+                    {
                         return fail(o, 2, "illegal ipv6 netmask specified");
                     }
                     continue;
@@ -1050,7 +1052,8 @@ fn process_options(
         l_threshold: ce.dest.l_threshold,
     };
     let dest_v6 = ce.dest.v6;
-    let with_dest = |r: Result<ServiceKey, IpvsError>| r.and_then(|k| if dest_v6 { Err(IpvsError::AddressFamily) } else { Ok(k) });
+    let with_dest =
+        |r: Result<ServiceKey, IpvsError>| r.and_then(|k| if dest_v6 { Err(IpvsError::AddressFamily) } else { Ok(k) });
     Ok(match ce.cmd {
         Cmd::List => {
             let conflict = (options & (1 << OPTC_CONNECTION | 1 << OPTC_TIMEOUT | 1 << OPTC_DAEMON) != 0
@@ -1092,7 +1095,11 @@ fn process_options(
         Cmd::Edit => kernel(o, ce.cmd, spec().and_then(|s| ipvs.edit_service(now, &s))),
         Cmd::Del => kernel(o, ce.cmd, key.and_then(|k| ipvs.del_service(now, &k))),
         Cmd::Zero => {
-            let r = if options & (1 << OPTC_SERVICE) != 0 { key.and_then(|k| ipvs.zero(now, Some(&k))) } else { ipvs.zero(now, None) };
+            let r = if options & (1 << OPTC_SERVICE) != 0 {
+                key.and_then(|k| ipvs.zero(now, Some(&k)))
+            } else {
+                ipvs.zero(now, None)
+            };
             kernel(o, ce.cmd, r)
         }
         Cmd::AddDest => kernel(o, ce.cmd, with_dest(key).and_then(|k| ipvs.add_dest(now, &k, &dest))),
@@ -1104,7 +1111,8 @@ fn process_options(
         }
         Cmd::AddLaddr | Cmd::DelLaddr => {
             let la = ce.laddr.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            let r = key.and_then(|k| if ce.cmd == Cmd::AddLaddr { ipvs.add_laddr(&k, la) } else { ipvs.del_laddr(&k, la) });
+            let r =
+                key.and_then(|k| if ce.cmd == Cmd::AddLaddr { ipvs.add_laddr(&k, la) } else { ipvs.del_laddr(&k, la) });
             kernel(o, ce.cmd, r)
         }
         Cmd::GetLaddr => {
@@ -1140,12 +1148,19 @@ fn tunnel_opt_check(o: &mut Output, tun_type: usize, options: u64) -> Res<()> {
                 return fail(
                     o,
                     2,
-                    format!("You need to supply the '{}' option for the '{}' tunnel type", OPTNAMES[k], NAMES[tun_type]),
+                    format!(
+                        "You need to supply the '{}' option for the '{}' tunnel type",
+                        OPTNAMES[k], NAMES[tun_type]
+                    ),
                 );
             }
         } else {
             if row[j] == b'x' {
-                return fail(o, 2, format!("Illegal '{}' option with the '{}' tunnel type", OPTNAMES[k], NAMES[tun_type]));
+                return fail(
+                    o,
+                    2,
+                    format!("Illegal '{}' option with the '{}' tunnel type", OPTNAMES[k], NAMES[tun_type]),
+                );
             }
             if row[j] == b'1' {
                 if let Some(l) = last {
@@ -1184,4 +1199,3 @@ fn restore(ipvs: &mut Ipvs, now: Instant, prog: &str, input: &str, reading_stdin
     }
     Ok(result)
 }
-

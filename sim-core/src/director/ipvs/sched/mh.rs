@@ -85,7 +85,8 @@ impl Mh {
     /// `ip_vs_mh_populate`. Built from `last_weight`, so a dest set to weight 0
     /// keeps its slots.
     fn reassign(&mut self, d: &DestList) {
-        let g = d.iter().map(|(_, x)| x.last_weight).filter(|&w| w > 0).fold(0, |g, w| if g > 0 { gcd(w, g) } else { w });
+        let g =
+            d.iter().map(|(_, x)| x.last_weight).filter(|&w| w > 0).fold(0, |g, w| if g > 0 { gcd(w, g) } else { w });
         if g < 1 {
             self.lookup.iter_mut().for_each(|s| *s = None);
             return;
@@ -190,7 +191,10 @@ impl Scheduler for Mh {
         let src = std::net::Ipv4Addr::from(pkt.client_addr());
         let what = if pkt.svc_flags & MH_PORT != 0 { format!("{src}:{}", pkt.client_port()) } else { src.to_string() };
         if probes == 0 {
-            format!("mh picked {}: source {what} hashes to slot {bucket} of 4093 in the Maglev table", d.name(pick.dest))
+            format!(
+                "mh picked {}: source {what} hashes to slot {bucket} of 4093 in the Maglev table",
+                d.name(pick.dest)
+            )
         } else {
             format!(
                 "mh picked {}: the slot of source {what} holds an unavailable server; mh-fallback re-hash {probes} found slot {bucket}",
@@ -217,7 +221,9 @@ mod tests {
     /// §10.6: offsets, skips and hashes of 10.0.0.{3,2,1}:80.
     #[test]
     fn dest_permutations() {
-        for (last, offset, skip, h) in [(3u8, 1631, 3453, 0x2cdf_0afa), (2, 1231, 3544, 0xa1cf_683b), (1, 3167, 700, 0x439c_0cbe)] {
+        for (last, offset, skip, h) in
+            [(3u8, 1631, 3453, 0x2cdf_0afa), (2, 1231, 3544, 0xa1cf_683b), (1, 3167, 700, 0x439c_0cbe)]
+        {
             let a = u32::from(Ipv4Addr::new(10, 0, 0, last));
             assert_eq!(hashkey(a, 80, HASH1, 0), h, ".{last}");
             assert_eq!(hashkey(a, 80, HASH1, 0) % TAB_SIZE, offset, ".{last}");
@@ -248,7 +254,12 @@ mod tests {
         let (all, order) = three([1, 1, 1]);
         let mut s = Mh::new(&DestList { order: &order, all: &all });
         assert_eq!(counts(&s), [1364, 1364, 1365]);
-        for (src, slot, dest) in [([192, 168, 1, 100], 1341, 1), ([10, 1, 1, 1], 3744, 2), ([172, 16, 5, 4], 2304, 0), ([1, 2, 3, 4], 2197, 1)] {
+        for (src, slot, dest) in [
+            ([192, 168, 1, 100], 1341, 1),
+            ([10, 1, 1, 1], 3744, 2),
+            ([172, 16, 5, 4], 2304, 0),
+            ([1, 2, 3, 4], 2197, 1),
+        ] {
             let a = u32::from(Ipv4Addr::from(src));
             assert_eq!(s.slot(a, 0, 0), slot);
             let p = pkt(Ipv4Addr::from(src), 5555, Ipv4Addr::new(10, 9, 9, 9), 80);

@@ -280,14 +280,7 @@ pub(crate) mod testutil {
     }
 
     pub fn pkt(saddr: Ipv4Addr, sport: u16, daddr: Ipv4Addr, dport: u16) -> SchedPkt {
-        SchedPkt {
-            saddr: u32::from(saddr),
-            daddr: u32::from(daddr),
-            sport,
-            dport,
-            inverse: false,
-            svc_flags: 0,
-        }
+        SchedPkt { saddr: u32::from(saddr), daddr: u32::from(daddr), sport, dport, inverse: false, svc_flags: 0 }
     }
 
     pub fn ctx(rng: &mut Stream) -> SchedCtx<'_> {
