@@ -94,12 +94,12 @@ impl Conn {
 pub(crate) enum KeyKind {
     /// `<proto, caddr, cport, vaddr, vport>`: client → virtual (and non-NAT replies).
     In = 0,
-    /// `<proto, caddr, cport, daddr, dport>`: NAT replies from the real server.
-    OutMasq = 1,
-    /// `<proto, laddr, lport, daddr, dport>`: FULLNAT replies to a local address.
-    OutFullNat = 2,
+    /// Replies that NAT: `<proto, caddr, cport, daddr, dport>` for MASQ, and
+    /// `<proto, laddr, lport, daddr, dport>` for FULLNAT, whose replies are addressed
+    /// to the local address. Either way the reply's own `<daddr:dport, saddr:sport>`.
+    Out = 1,
     /// `<proto|0, snet, 0, vaddr|fwmark, vport|0>`: persistence templates.
-    Template = 3,
+    Template = 2,
 }
 
 /// A lookup key: two address:port pairs, protocol and kind.
@@ -122,10 +122,18 @@ impl Hash for Key {
     }
 }
 
-/// A small multiplicative hasher (FxHash's mixing): fast, and deterministic, which
-/// matters only for speed here since no map is ever iterated.
+/// A small fast hasher: each word is mixed in with a folded 64×64→128-bit multiply
+/// (foldhash's primitive), so every input bit reaches both the bucket index and
+/// the tag byte hashbrown takes from the hash. Fixed constants: deterministic; no
+/// map is ever iterated anyway.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FxHasher(u64);
+
+#[inline]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
 
 impl Hasher for FxHasher {
     #[inline]
@@ -136,7 +144,7 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.0 = folded_multiply(self.0 ^ v, 0x9e37_79b9_7f4a_7c15 ^ 0x2d35_8dcc_aa6c_78a5);
     }
     #[inline]
     fn write_u32(&mut self, v: u32) {
@@ -144,7 +152,7 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        folded_multiply(self.0, 0x243f_6a88_85a3_08d3)
     }
 }
 
@@ -176,10 +184,8 @@ impl ConnTable {
         }
         let inkey = Key::new(KeyKind::In, c.proto, c.caddr, c.cport, c.vaddr, c.vport);
         let out = match c.fwd() {
-            Fwd::Masq => Some(Key::new(KeyKind::OutMasq, c.proto, c.caddr, c.cport, c.daddr, c.dport)),
-            Fwd::FullNat if c.laddr != 0 => {
-                Some(Key::new(KeyKind::OutFullNat, c.proto, c.laddr, c.lport, c.daddr, c.dport))
-            }
+            Fwd::Masq => Some(Key::new(KeyKind::Out, c.proto, c.caddr, c.cport, c.daddr, c.dport)),
+            Fwd::FullNat if c.laddr != 0 => Some(Key::new(KeyKind::Out, c.proto, c.laddr, c.lport, c.daddr, c.dport)),
             _ => None,
         };
         [Some(inkey), out]
@@ -499,15 +505,12 @@ impl Ipvs {
     /// the local address the reply is sent to.
     #[inline]
     pub(crate) fn conn_out_get(&self, proto: u8, saddr: u32, sport: u16, daddr: u32, dport: u16) -> Option<u32> {
-        if let Some(i) = self.conns.get(&Key::new(KeyKind::OutMasq, proto, daddr, dport, saddr, sport)) {
-            return Some(i);
-        }
-        if let Some(i) = self.conns.get(&Key::new(KeyKind::OutFullNat, proto, daddr, dport, saddr, sport)) {
+        if let Some(i) = self.conns.get(&Key::new(KeyKind::Out, proto, daddr, dport, saddr, sport)) {
             return Some(i);
         }
         self.conns
             .get(&Key::new(KeyKind::In, proto, daddr, dport, saddr, sport))
-            .filter(|&i| !matches!(self.conns.conn(i).fwd(), Fwd::Masq | Fwd::FullNat))
+            .filter(|&i| !self.conns.conn(i).fwd().sees_replies())
     }
 
     /// `ip_vs_ct_in_get`: the template for `<proto, snet, 0, vaddr, vport>`.

@@ -836,7 +836,7 @@ impl Ipvs {
         if iph.frag {
             return HookVerdict::Accept;
         }
-        if frame.len() < ETH_HLEN + iph.hlen + 8 {
+        if iph.len < iph.hlen + 8 {
             return HookVerdict::Drop;
         }
         let Some((typ, code, off, outer_emb)) = Self::icmp_embedded(frame, &iph) else {
@@ -879,9 +879,11 @@ impl Ipvs {
             local: meta.in_dev.is_none(),
         };
         let (caddr, cport, vaddr, vport) = sp.cv();
+        let mut new_cp = false;
         let idx = match self.conn_in_get(emb.proto, caddr, cport, vaddr, vport) {
             Some(i) => i,
             None => {
+                new_cp = true;
                 if tunnel || self.sysctl.schedule_icmp == 0 {
                     return HookVerdict::Accept;
                 }
@@ -915,7 +917,12 @@ impl Ipvs {
                 m => format!("an ICMP error for a {} connection: forwarded like its packets", m.name()),
             },
         );
-        self.icmp_xmit(idx, meta.hook, frame, iph, emb.hlen, env, out)
+        let v = self.icmp_xmit(idx, meta.hook, frame, iph, emb.hlen, env, out);
+        if new_cp {
+            // ip_vs_conn_put for a connection scheduled from an ICMP error.
+            self.conns.arm(idx, now);
+        }
+        v
     }
 
     /// The tunnel branch of `ip_vs_in_icmp`: strip our outer headers and answer the

@@ -74,7 +74,7 @@ impl Ipvs {
         let start = u32::from(cursor.max(LPORT_MIN) - LPORT_MIN);
         let free = (0..LPORT_SPAN)
             .map(|i| (LPORT_MIN as u32 + (start + i) % LPORT_SPAN) as u16)
-            .find(|&p| self.conns.get(&Key::new(KeyKind::OutFullNat, proto, la, p, daddr, dport)).is_none());
+            .find(|&p| self.conns.get(&Key::new(KeyKind::Out, proto, la, p, daddr, dport)).is_none());
         let Some(lport) = free else {
             out.note_with(
                 "-",

@@ -28,6 +28,8 @@ mod xmit;
 pub mod bench;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use ctl::{ConnEntry, DestInfo, IpvsError, ServiceInfo, proto_name};
