@@ -766,3 +766,104 @@ fn report_shape() {
     assert_eq!(r.conns.len(), 2);
     assert_eq!(r.conns[0].proto, "TCP");
 }
+
+#[test]
+fn trace_notes_explain_decisions() {
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s wlc");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.12 -g");
+    let notes = |v: &mut Ipvs, ms: u64, f: Vec<u8>| {
+        let mut out = Outbox::new(true);
+        let mut f = f;
+        v.hook(t(ms), meta(HookPoint::LocalIn), &mut f, &Env { mtu: 1500 }, &mut out);
+        out.take()
+            .0
+            .into_iter()
+            .filter_map(|e| match e {
+                crate::node::Emit::Note { text, cause, .. } => Some(format!("{text} [{}]", cause.unwrap_or_default())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let n = notes(&mut v, 0, tcp_frame((CLIENT, 1), (VIP, 80), TCP_SYN, b""));
+    assert_eq!(
+        n[0],
+        "TCP 192.168.0.10:1 -> 10.0.0.1:80: scheduled to 192.168.1.12:80 (Route) \
+         [wlc picked 192.168.1.12:80: overhead/weight 0/1 = 0/1 of 192.168.1.11:80, a tie: the earlier in list order wins]"
+    );
+    assert!(
+        n[1].contains("NONE -> SYN_RECV") && n[1].contains("INPUT_ONLY table, timeout 60 s, now counted in ActiveConn"),
+        "{n:?}"
+    );
+    let n = notes(&mut v, 1, tcp_frame((CLIENT, 2), (VIP, 80), TCP_SYN, b""));
+    assert!(n[0].contains("[wlc picked 192.168.1.11:80: overhead/weight 0/1 < 256/1 of 192.168.1.12:80]"), "{n:?}");
+    let n = notes(&mut v, 2, tcp_frame((CLIENT, 3), (VIP, 80), TCP_ACK, b""));
+    assert!(
+        n[0].ends_with("[no connection entry and not a SYN [.]: passed to the local stack (sloppy_tcp=0)]"),
+        "{n:?}"
+    );
+    adm(&mut v, t(3), "ipvsadm -d -t 10.0.0.1:80 -r 192.168.1.12");
+    let n = notes(&mut v, 4, tcp_frame((CLIENT, 1), (VIP, 80), TCP_ACK, b""));
+    assert!(n[0].ends_with("[dest 192.168.1.12:80 was deleted: dropped (expire_nodest_conn=0)]"), "{n:?}");
+    adm(&mut v, t(5), "ipvsadm -e -t 10.0.0.1:80 -r 192.168.1.11 -g -w 0");
+    let n = notes(&mut v, 6, tcp_frame((CLIENT, 9), (VIP, 80), TCP_SYN, b""));
+    assert!(n.iter().any(|x| x.contains("ICMP port unreachable")), "{n:?}");
+    // Nothing is formatted when tracing is off.
+    let mut out = Outbox::new(false);
+    let mut f = tcp_frame((CLIENT, 10), (VIP, 80), TCP_SYN, b"");
+    v.hook(t(7), meta(HookPoint::LocalIn), &mut f, &Env { mtu: 1500 }, &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn director_connecting_to_its_own_vip() {
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -m");
+    // LOCAL_OUT: from the director's own address to the VIP.
+    let me = (Ipv4Addr::new(10, 0, 0, 2), 33000);
+    let (_, nh, f) = tx(feed(&mut v, t(0), HookPoint::LocalOut, tcp_frame(me, (VIP, 80), TCP_SYN, b"")).0);
+    assert_eq!((nh, Ipv4::parse(&f[ETH_HLEN..]).unwrap().dst), (RS1, RS1));
+    // The reply arrives at LOCAL_IN for the director and is un-NATed before delivery.
+    let (r, f) = feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame((RS1, 80), me, TCP_SYN | TCP_ACK, b""));
+    assert_eq!(r, HookVerdict::Accept);
+    let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
+    assert_eq!((ip.src, Tcp::parse(ip.payload).unwrap().sport), (VIP, 80));
+    assert!(ip.l4_checksum_ok());
+}
+
+#[test]
+fn stats_rate_and_zero_listings() {
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -m");
+    for i in 0..100u16 {
+        let c = (CLIENT, 2000 + i);
+        feed(&mut v, t(10 + u64::from(i)), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""));
+        feed(&mut v, t(10 + u64::from(i)), HookPoint::Forward, tcp_frame((RS1, 80), c, TCP_SYN | TCP_ACK, &[0; 60]));
+    }
+    let s = adm(&mut v, t(2000), "ipvsadm -Ln --stats");
+    let head =
+        "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  -> RemoteAddress:Port\n";
+    let svc = format!("{:<33}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "TCP  10.0.0.1:80", 100, 100, 100, 4000, 10000);
+    let dst = format!("  -> {:<28}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "192.168.1.11:80", 100, 100, 100, 4000, 10000);
+    assert_eq!(s, format!("IP Virtual Server version 1.2.1 (size=4096)\n{head}{svc}{dst}"));
+    let s = adm(&mut v, t(2000), "ipvsadm -Ln --rate");
+    // cps: (100 << 9) >> 2 = 12800 → (12800 + 511) >> 10 = 12; pps the same; bps: 4000*16/4 = 16000 → 500.
+    let dst = format!("  -> {:<28} {:>8} {:>8} {:>8}{:>9}{:>9}\n", "192.168.1.11:80", 12, 12, 12, 500, 1250);
+    assert!(s.ends_with(&dst), "{s}");
+    adm(&mut v, t(2500), "ipvsadm -Z");
+    let s = adm(&mut v, t(2500), "ipvsadm -Ln --stats --exact");
+    assert!(s.ends_with(&format!("  -> {:<28}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "192.168.1.11:80", 0, 0, 0, 0, 0)), "{s}");
+    let s = adm(&mut v, t(2500), "ipvsadm -Ln --persistent-conn");
+    assert!(s.ends_with(&format!("  -> {:<28} {:<9} {:<11} {:<10} {:<10}\n", "192.168.1.11:80", 1, 0, 100, 0)), "{s}");
+    let s = adm(&mut v, t(2500), "ipvsadm -Ln --tun-info");
+    assert!(
+        s.ends_with(&format!(
+            "  -> {:<28} {:<7} {:<13} {:<6} {:<10} {:<10}\n",
+            "192.168.1.11:80", "Masq", "n/a", 1, 100, 0
+        )),
+        "{s}"
+    );
+}

@@ -1199,3 +1199,158 @@ fn restore(ipvs: &mut Ipvs, now: Instant, prog: &str, input: &str, reading_stdin
     }
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn words() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "-A",
+                "-E",
+                "-D",
+                "-C",
+                "-a",
+                "-e",
+                "-d",
+                "-L",
+                "-l",
+                "-Z",
+                "-S",
+                "-R",
+                "-n",
+                "-c",
+                "-t",
+                "-u",
+                "-f",
+                "-s",
+                "-p",
+                "-M",
+                "-r",
+                "-g",
+                "-m",
+                "-i",
+                "-b",
+                "-w",
+                "-x",
+                "-y",
+                "-o",
+                "-P",
+                "-Q",
+                "-G",
+                "-z",
+                "-6",
+                "-Ln",
+                "-lcn",
+                "-at",
+                "--set",
+                "--stats",
+                "--rate",
+                "--exact",
+                "--timeout",
+                "--daemon",
+                "--nosort",
+                "--thresholds",
+                "--persistent-conn",
+                "--tun-info",
+                "--tun-type",
+                "--tun-port",
+                "--pe",
+                "--fullnat",
+                "--sched-flags",
+                "--start-daemon",
+                "--mcast-group",
+                "--",
+                "-",
+                "10.0.0.1:80",
+                "10.0.0.1",
+                "1.2.3.4:0",
+                "10.0.0.1:http",
+                "[::1]:80",
+                "rr",
+                "wlc",
+                "sh",
+                "mh",
+                "sh-port,sh-fallback",
+                "0",
+                "1",
+                "7",
+                "65536",
+                "-1",
+                "255.255.255.0",
+                "master",
+                "ipip",
+                "gue",
+                ":",
+                "::",
+                "",
+                "x",
+            ])
+            .prop_map(String::from),
+            ".{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// No argv, and no -R input, makes ipvsadm panic; a failure always has a
+        /// message and a non-zero status.
+        #[test]
+        fn never_panics(lines in prop::collection::vec(prop::collection::vec(words(), 0..9), 1..6)) {
+            let mut v = Ipvs::new(crate::rng::stream(0, "t"));
+            let mut stdin = String::new();
+            for l in &lines {
+                let mut argv = vec!["ipvsadm".to_string()];
+                argv.extend(l.iter().cloned());
+                stdin.push_str(&l.join(" "));
+                stdin.push('\n');
+                let o = run(&mut v, Instant::ZERO, &argv, None);
+                prop_assert!(o.status == 0 || !o.stderr.is_empty() || !o.stdout.is_empty(), "{:?}: silent failure", argv);
+            }
+            let o = run(&mut v, Instant::ZERO, &["ipvsadm".into(), "-R".into()], Some(&stdin));
+            prop_assert!(o.status == 0 || !o.stderr.is_empty());
+            let _ = run(&mut v, Instant::ZERO, &["ipvsadm".into(), "-Ln".into(), "--stats".into()], None);
+        }
+    }
+
+    #[test]
+    fn inet_aton_forms() {
+        assert_eq!(inet_aton("10.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("0x0a000001"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("012.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("256.0.0.1"), None);
+        assert_eq!(inet_aton("1.2.3.4.5"), None);
+        assert_eq!(inet_aton(""), None);
+        assert_eq!(strtol(" +42"), Some(42));
+        assert_eq!(strtol("42x"), None);
+    }
+
+    #[test]
+    fn restore_quirks() {
+        let mut v = Ipvs::new(crate::rng::stream(0, "t"));
+        let argv = vec!["ipvsadm".to_string(), "-R".to_string()];
+        // Blank lines are skipped and the word "ipvsadm" is dropped.
+        let o = run(
+            &mut v,
+            Instant::ZERO,
+            &argv,
+            Some("\nipvsadm -A -t 10.0.0.1:80 -s rr\n\n-a -t 10.0.0.1:80 -r 10.1.1.1\n"),
+        );
+        assert_eq!(o.status, 0, "{o:?}");
+        assert_eq!(v.services(Instant::ZERO)[0].dests.len(), 1);
+        // '#' starts no comment: the line is words without a command.
+        let o = run(&mut v, Instant::ZERO, &argv, Some("# saved rules\n-C\n"));
+        assert_eq!(
+            (o.status, o.stderr.as_str()),
+            (255, "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n")
+        );
+        assert_eq!(v.services(Instant::ZERO).len(), 1, "fail() ended the restore before -C");
+        // A kernel error on one line does not stop the next; the last status counts.
+        let o = run(&mut v, Instant::ZERO, &argv, Some("-A -t 10.0.0.1:80\n-A -t 10.0.0.2:80\n"));
+        assert_eq!((o.status, o.stderr.as_str()), (0, "Service already exists\n"));
+    }
+}
