@@ -6,9 +6,8 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sim_core::director::ipvs::Fwd;
-use sim_core::director::ipvs::bench::{build_and_age, client_segment, director, established, feed};
+use sim_core::director::ipvs::bench::{self, build_and_age, established, feed};
 use sim_core::time::Instant;
-use sim_core::wire::ip::TCP_SYN;
 use std::hint::black_box;
 
 fn established_flows(c: &mut Criterion) {
@@ -23,17 +22,11 @@ fn established_flows(c: &mut Criterion) {
 }
 
 fn new_connections(c: &mut Criterion) {
-    let mut v = director("wlc", Fwd::Route, 100);
-    let mut n = 0u32;
     c.bench_function("new_connection/wlc_100_dests", |b| {
-        b.iter_batched(
-            || {
-                n = n.wrapping_add(1);
-                client_segment(n, TCP_SYN, b"")
-            },
-            |f| feed(&mut v, Instant::from_millis(1), f),
-            BatchSize::SmallInput,
-        )
+        b.iter_custom(|iters| {
+            let ns = bench::new_connections(iters as usize);
+            std::time::Duration::from_nanos((ns * iters as f64) as u64)
+        })
     });
 }
 

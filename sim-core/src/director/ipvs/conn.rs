@@ -114,11 +114,12 @@ pub(crate) struct Key {
 }
 
 impl Hash for Key {
+    /// The 112 key bits folded into one word with a single 64×64→128 multiply.
+    #[inline]
     fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u64(u64::from(self.a1) << 32 | u64::from(self.a2));
-        h.write_u64(
-            u64::from(self.p1) << 48 | u64::from(self.p2) << 32 | u64::from(self.proto) << 8 | self.kind as u64,
-        );
+        let a = u64::from(self.a1) << 32 | u64::from(self.a2);
+        let b = u64::from(self.p1) << 48 | u64::from(self.p2) << 32 | u64::from(self.proto) << 8 | self.kind as u64;
+        h.write_u64(folded_multiply(a ^ 0x243f_6a88_85a3_08d3, b ^ 0x1319_8a2e_0370_7344));
     }
 }
 
@@ -152,7 +153,7 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        folded_multiply(self.0, 0x243f_6a88_85a3_08d3)
+        self.0
     }
 }
 
@@ -174,6 +175,8 @@ pub(crate) struct ConnTable {
     next_seq: u32,
     /// Live entries (`ipvs->conn_count`).
     pub count: usize,
+    /// Reply (`Out`) keys in the map: none means no reply lookup can hit.
+    out_keys: usize,
 }
 
 impl ConnTable {
@@ -211,11 +214,23 @@ impl ConnTable {
         };
         if hashed {
             for k in keys.into_iter().flatten() {
-                self.map.insert(k, idx);
+                self.put(k, idx);
             }
         }
         self.count += 1;
         idx
+    }
+
+    fn put(&mut self, k: Key, idx: u32) {
+        if self.map.insert(k, idx).is_none() && k.kind == KeyKind::Out {
+            self.out_keys += 1;
+        }
+    }
+
+    /// Whether any entry answers reply lookups of NAT/FULLNAT kind.
+    #[inline]
+    pub fn has_out_keys(&self) -> bool {
+        self.out_keys > 0
     }
 
     /// Removes an entry's keys (only those still pointing at it).
@@ -224,6 +239,9 @@ impl ConnTable {
         for k in keys.into_iter().flatten() {
             if self.map.get(&k) == Some(&idx) {
                 self.map.remove(&k);
+                if k.kind == KeyKind::Out {
+                    self.out_keys -= 1;
+                }
             }
         }
     }
@@ -232,7 +250,7 @@ impl ConnTable {
     pub fn rehash(&mut self, idx: u32) {
         let keys = Self::keys(&self.slab[idx as usize]);
         for k in keys.into_iter().flatten() {
-            self.map.insert(k, idx);
+            self.put(k, idx);
         }
     }
 
@@ -505,7 +523,9 @@ impl Ipvs {
     /// the local address the reply is sent to.
     #[inline]
     pub(crate) fn conn_out_get(&self, proto: u8, saddr: u32, sport: u16, daddr: u32, dport: u16) -> Option<u32> {
-        if let Some(i) = self.conns.get(&Key::new(KeyKind::Out, proto, daddr, dport, saddr, sport)) {
+        if self.conns.has_out_keys()
+            && let Some(i) = self.conns.get(&Key::new(KeyKind::Out, proto, daddr, dport, saddr, sport))
+        {
             return Some(i);
         }
         self.conns

@@ -125,6 +125,15 @@ impl Sp {
     }
 }
 
+/// The transport fields the in-path reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct L4 {
+    pub sport: u16,
+    pub dport: u16,
+    /// TCP flags (0 for UDP).
+    pub tflags: u8,
+}
+
 /// What `ip_vs_schedule` decided (its `*ignored` out-parameter).
 pub(crate) enum Sched {
     /// A new connection.
@@ -150,10 +159,19 @@ impl Hooked for Ipvs {
         match meta.hook {
             // LOCAL_IN: ip_vs_out_hook (NAT_SRC−2) before ip_vs_in_hook (NAT_SRC−1);
             // LOCAL_OUT: ip_vs_out_hook (NAT_DST+1) before ip_vs_in_hook (NAT_DST+2).
-            HookPoint::LocalIn | HookPoint::LocalOut => match self.out_hook(now, meta, frame, iph, env, out) {
-                Some(v) => v,
-                None => self.in_hook(now, meta, frame, iph, env, out),
-            },
+            HookPoint::LocalIn | HookPoint::LocalOut => {
+                // Fast path: a packet of a known client connection goes straight to
+                // the in-path. The kernel would run ip_vs_out_hook first, which
+                // could only match it if its 4-tuple were also a NAT reply: a
+                // configuration no one can build, so the result is the same.
+                if let Some((idx, l4)) = self.in_lookup(frame, &iph) {
+                    return self.in_conn(now, meta, frame, iph, env, out, Some(idx), l4);
+                }
+                match self.out_hook(now, meta, frame, iph, env, out) {
+                    Some(v) => v,
+                    None => self.in_hook(now, meta, frame, iph, env, out),
+                }
+            }
             // FORWARD: ip_vs_forward_icmp (99) before ip_vs_out_hook (100).
             HookPoint::Forward => {
                 if iph.proto == IPPROTO_ICMP {
@@ -514,8 +532,44 @@ impl Ipvs {
             return HookVerdict::Drop;
         };
         let tflags = if iph.proto == IPPROTO_TCP { ip[iph.hlen + 13] } else { 0 };
+        let cp = self.conn_in_get(iph.proto, iph.saddr, sport, iph.daddr, dport);
+        self.in_conn(now, meta, frame, iph, env, out, cp, L4 { sport, dport, tflags })
+    }
+
+    /// The lookup of the fast path: a TCP/UDP packet with a whole header and an
+    /// entry.
+    #[inline]
+    fn in_lookup(&self, frame: &[u8], iph: &Iph) -> Option<(u32, L4)> {
+        let need = match iph.proto {
+            IPPROTO_TCP => 20,
+            IPPROTO_UDP => 8,
+            _ => return None,
+        };
+        if iph.frag {
+            return None;
+        }
+        let ip = &frame[ETH_HLEN..];
+        let (sport, dport) = iph.ports(ip, need)?;
+        let tflags = if iph.proto == IPPROTO_TCP { ip[iph.hlen + 13] } else { 0 };
+        let idx = self.conn_in_get(iph.proto, iph.saddr, sport, iph.daddr, dport)?;
+        Some((idx, L4 { sport, dport, tflags }))
+    }
+
+    /// `ip_vs_in_hook` from the connection lookup on (steps 5–8).
+    #[allow(clippy::too_many_arguments)]
+    fn in_conn(
+        &mut self,
+        now: Instant,
+        meta: PacketMeta,
+        frame: &mut Vec<u8>,
+        iph: Iph,
+        env: &dyn HookEnv,
+        out: &mut Outbox,
+        mut cp: Option<u32>,
+        l4: L4,
+    ) -> HookVerdict {
+        let L4 { sport, dport, tflags } = l4;
         let proto = iph.proto;
-        let mut cp = self.conn_in_get(proto, iph.saddr, sport, iph.daddr, dport);
 
         // Step 5: a SYN for an existing entry may reschedule (conn_reuse_mode).
         if let Some(idx) = cp

@@ -395,7 +395,7 @@ impl Ipvs {
                     refcnt: 0,
                     svc: s,
                     svc_uid: self.services[s as usize].uid,
-                    stats: Stats::new(now),
+                    stats: Box::new(Stats::new(now)),
                     in_trash: false,
                     idle_start: None,
                 });

@@ -116,7 +116,8 @@ pub(crate) struct Dest {
     /// The service it belongs (or belonged) to, by index and uid.
     pub svc: u32,
     pub svc_uid: u32,
-    pub stats: Stats,
+    /// Boxed so the fields schedulers read stay within one cache line.
+    pub stats: Box<Stats>,
     /// In `ipvs->dest_trash` after deletion.
     pub in_trash: bool,
     /// `idle_start` of `ip_vs_dest_trash_expire`.

@@ -176,21 +176,20 @@ fn cmp_ratio(a: i64, b: i64, c: i64, d: i64) -> std::cmp::Ordering {
 /// `loh·w_d > doh·w_least` replaces, so the earlier dest wins ties.
 pub(crate) fn wlc_pick(d: &DestList, overhead: impl Fn(&Dest) -> i64) -> Option<u32> {
     let mut it = d.iter();
-    let (mut least, mut loh) = loop {
+    let (mut least, mut loh, mut lw) = loop {
         let (i, dest) = it.next()?;
         if !dest.overloaded() && dest.weight > 0 {
-            break (i, overhead(dest));
+            break (i, overhead(dest), i64::from(dest.weight));
         }
     };
     for (i, dest) in it {
-        if dest.overloaded() {
-            continue;
-        }
         let doh = overhead(dest);
-        if loh * i64::from(dest.weight) > doh * i64::from(d.get(least).weight) {
-            least = i;
-            loh = doh;
-        }
+        let w = i64::from(dest.weight);
+        // Branch-free select: the comparison is data-dependent and mispredicts.
+        let better = !dest.overloaded() & (loh * w > doh * lw);
+        least = if better { i } else { least };
+        loh = if better { doh } else { loh };
+        lw = if better { w } else { lw };
     }
     Some(least)
 }
@@ -233,7 +232,6 @@ pub(crate) mod testutil {
     //! Dest lists built the way `ipvsadm -a` builds them.
     use super::*;
     use crate::director::ipvs::dest::{DEST_F_AVAILABLE, DEST_F_OVERLOAD, Fwd};
-    use crate::director::ipvs::stats::Stats;
     use std::net::Ipv4Addr;
 
     pub fn dest(addr: Ipv4Addr, port: u16, weight: i32) -> Dest {
@@ -252,7 +250,7 @@ pub(crate) mod testutil {
             refcnt: 0,
             svc: 0,
             svc_uid: 0,
-            stats: Stats::default(),
+            stats: Box::default(),
             in_trash: false,
             idle_start: None,
         }
