@@ -177,16 +177,58 @@ mod tests {
     const F: u8 = TCP_FIN | TCP_ACK;
     const R: u8 = TCP_RST;
 
+    /// The reference's tables (§3.4), as its markdown has them.
+    const REFERENCE: &str = "\
+INPUT
+| syn | SR | ES | ES | SR | SR | SR | SR | SR | SR | SR | SR |
+| fin | CL | CW | SS | TW | TW | TW | CL | CW | LA | LI | TW |
+| ack | ES | ES | SS | ES | FW | TW | CL | CW | CL | LI | ES |
+| rst | CL | CL | CL | **SR** | CL | CL | CL | CL | LA | LI | SR |
+OUTPUT
+| syn | SS | ES | SS | SR | SS | SS | SS | SS | SS | LI | SR |
+| fin | TW | FW | SS | TW | FW | TW | CL | TW | LA | LI | TW |
+| ack | ES | ES | SS | ES | FW | TW | CL | CW | LA | ES | ES |
+| rst | CL | CL | SS | CL | CL | TW | CL | CL | CL | CL | CL |
+INPUT_ONLY
+| syn | SR | ES | ES | SR | SR | SR | SR | SR | SR | SR | SR |
+| fin | CL | FW | SS | TW | FW | TW | CL | CW | LA | LI | TW |
+| ack | ES | ES | SS | ES | FW | TW | CL | CW | CL | LI | ES |
+| rst | CL | CL | CL | **SR** | CL | CL | CL | CL | LA | LI | CL |
+";
+
+    /// Every transition, checked against the reference's text.
     #[test]
-    fn tables_row_by_row() {
-        let flags = [S, F, A, R];
-        for (row, f) in flags.iter().enumerate() {
-            for cur in 0..S_LAST as u8 {
-                assert_eq!(next_state(cur, *f, Dir::Input, false), INPUT[row][cur as usize]);
-                assert_eq!(next_state(cur, *f, Dir::Output, true), OUTPUT[row][cur as usize]);
-                assert_eq!(next_state(cur, *f, Dir::Input, true), INPUT_ONLY[row][cur as usize]);
+    fn tables_match_the_reference_transition_by_transition() {
+        let abbrev = ["NO", "ES", "SS", "SR", "FW", "TW", "CL", "CW", "LA", "LI", "SA"];
+        let mut table = "";
+        let mut checked = 0;
+        for line in REFERENCE.lines() {
+            if !line.starts_with('|') {
+                table = line;
+                continue;
+            }
+            let cells: Vec<&str> =
+                line.split('|').map(|c| c.trim().trim_matches('*')).filter(|c| !c.is_empty()).collect();
+            let flags = match cells[0] {
+                "syn" => S,
+                "fin" => F,
+                "ack" => A,
+                _ => R,
+            };
+            let (dir, noout) = match table {
+                "INPUT" => (Dir::Input, false),
+                "OUTPUT" => (Dir::Output, false),
+                _ => (Dir::Input, true),
+            };
+            for (cur, want) in cells[1..].iter().enumerate() {
+                let got = next_state(cur as u8, flags, dir, noout);
+                assert_eq!(abbrev[usize::from(got)], *want, "{table} {} from {}", cells[0], abbrev[cur]);
+                checked += 1;
             }
         }
+        assert_eq!(checked, 3 * 4 * S_LAST);
+        // OUTPUT ignores NOOUTPUT (the flag is cleared by the reply).
+        assert_eq!(next_state(S_SYN_RECV, A, Dir::Output, true), next_state(S_SYN_RECV, A, Dir::Output, false));
         // Precedence: SYN+ACK takes the syn row, FIN+ACK the fin row, RST+anything rst.
         assert_eq!(next_state(S_NONE, S | A, Dir::Output, false), S_SYN_SENT);
         assert_eq!(next_state(S_ESTABLISHED, F, Dir::Input, false), S_CLOSE_WAIT);

@@ -867,3 +867,57 @@ fn stats_rate_and_zero_listings() {
         "{s}"
     );
 }
+
+#[test]
+fn schedule_icmp_and_nat_icmp_send() {
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
+    // An error about a reply VIP:80 → client, with no entry.
+    let reply = tcp_frame((VIP, 80), (CLIENT, 5000), TCP_ACK, b"");
+    let h = IpHdr::new(Ipv4Addr::new(10, 0, 0, 254), VIP, IPPROTO_ICMP);
+    let icmp =
+        build(&h, &L4::Icmp { typ: 3, code: 4, rest: [0, 0, 5, 0xdc], payload: &reply[ETH_HLEN..ETH_HLEN + 28] });
+    assert_eq!(feed(&mut v, t(0), HookPoint::LocalIn, icmp.clone()).0, HookVerdict::Accept, "schedule_icmp=0");
+    v.sysctl.schedule_icmp = 1;
+    let (_, nh, _) = tx(feed(&mut v, t(1), HookPoint::LocalIn, icmp).0);
+    assert_eq!(nh, RS1, "scheduled from the embedded header and forwarded like its connection");
+    assert_eq!(v.conn_count(), 1);
+    let mut out = Outbox::new(false);
+    v.on_timer(t(10_000), &mut out);
+    assert_eq!(v.conn_count(), 0, "the entry made for the error is timed");
+
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:81 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:81 -r 192.168.1.12:8081 -m");
+    let stray = tcp_frame((RS2, 8081), (CLIENT, 5000), TCP_ACK, b"");
+    assert_eq!(feed(&mut v, t(11_000), HookPoint::Forward, stray.clone()).0, HookVerdict::Accept);
+    v.sysctl.nat_icmp_send = 1;
+    assert_eq!(
+        feed(&mut v, t(11_000), HookPoint::Forward, stray).0,
+        HookVerdict::IcmpError { typ: 3, code: 3, info: 0 }
+    );
+    let rst = tcp_frame((RS2, 8081), (CLIENT, 5000), TCP_RST, b"");
+    assert_eq!(feed(&mut v, t(11_000), HookPoint::Forward, rst).0, HookVerdict::Accept, "never for an RST");
+}
+
+#[test]
+fn trash_revives_within_the_period() {
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
+    feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame((CLIENT, 1), (VIP, 80), TCP_SYN, b""));
+    adm(&mut v, t(1), "ipvsadm -d -t 10.0.0.1:80 -r 192.168.1.11");
+    assert_eq!(v.next_deadline(), Some(t(60_000)), "the SYN_RECV entry and the trash timer both at 60 s");
+    // Re-added at once: the same dest, still counting its connection.
+    adm(&mut v, t(2), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
+    assert_eq!(counts(&v, RS1), (1, 0, 0));
+    assert_eq!(v.dests.len(), 1);
+    // Deleted again and left alone: idle at the first trash tick after its last
+    // connection went, forgotten 120 s later.
+    adm(&mut v, t(3), "ipvsadm -d -t 10.0.0.1:80 -r 192.168.1.11");
+    let mut out = Outbox::new(false);
+    v.on_timer(t(400_000), &mut out);
+    assert!(v.trash.is_empty() && v.next_deadline().is_none());
+    adm(&mut v, t(400_001), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
+    assert_eq!(v.dests.len(), 2, "a new dest object");
+}
