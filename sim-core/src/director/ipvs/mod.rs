@@ -9,7 +9,22 @@
 //! [`Ipvs`] plugs into the stack through [`crate::stack::hooks::Hooked`] at
 //! LOCAL_IN, FORWARD and LOCAL_OUT, is configured through the `ctl` API (which
 //! [`crate::director::ipvsadm`] drives), and expires connections through
-//! [`Ipvs::next_deadline`] / [`Ipvs::on_timer`].
+//! [`Ipvs::next_deadline`] / [`Ipvs::on_timer`]:
+//!
+//! ```text
+//! let mut ipvs = Ipvs::new(rng::stream(seed, "ipvs:director1"));
+//! ipvsadm::ipvsadm(&mut ipvs, now, &argv("ipvsadm -A -t 10.0.0.100:80 -s wrr"), None)?;
+//! ipvs.add_dest(now, &ServiceKey::tcp(vip, 80), &DestSpec::new(rs1, 80, Fwd::Route).weight(3))?;
+//! ipvs.sysctl.set("/proc/sys/net/ipv4/vs/expire_nodest_conn", "1")?;
+//! match ipvs.hook(now, meta, &mut frame, &env, &mut out) { HookVerdict::Transmit { .. } => .., .. }
+//! if ipvs.next_deadline() <= Some(now) { ipvs.on_timer(now, &mut out) }
+//! let table = ipvs.report(now);
+//! ```
+//!
+//! Determinism: no map is iterated on an output path (listings walk slabs in
+//! creation order and sort as ipvsadm does), timers fire in (deadline, creation)
+//! order at their own deadlines, and the only randomness (twos) comes from the
+//! injected stream.
 
 mod conn;
 mod core;
