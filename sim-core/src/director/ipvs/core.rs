@@ -571,9 +571,9 @@ impl Ipvs {
         let L4 { sport, dport, tflags } = l4;
         let proto = iph.proto;
 
-        // Step 5: a SYN for an existing entry may reschedule (conn_reuse_mode).
+        // Step 5: a SYN for an existing entry may reschedule: its dest has weight 0
+        // (expire_nodest_conn), or the entry is closing (conn_reuse_mode).
         if let Some(idx) = cp
-            && self.sysctl.conn_reuse_mode != 0
             && proto == IPPROTO_TCP
             && tflags & TCP_SYN != 0
         {
@@ -583,7 +583,7 @@ impl Ipvs {
                 self.sysctl.expire_nodest_conn != 0 && c.dest != NONE && self.dests[c.dest as usize].weight == 0;
             let resched = if nodest_w0 {
                 true
-            } else if self.new_conn_expected(idx) {
+            } else if self.sysctl.conn_reuse_mode != 0 && self.new_conn_expected(idx) {
                 c.n_control == 0 || !old_ct
             } else {
                 false

@@ -921,3 +921,23 @@ fn trash_revives_within_the_period() {
     adm(&mut v, t(400_001), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
     assert_eq!(v.dests.len(), 2, "a new dest object");
 }
+
+#[test]
+fn syn_to_a_quiesced_server_reschedules_with_expire_nodest_conn() {
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.12 -g");
+    let c = (CLIENT, 9000);
+    let first = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1;
+    feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_ACK, b""));
+    adm(&mut v, t(2), &format!("ipvsadm -e -t 10.0.0.1:80 -r {first} -g -w 0"));
+    v.sysctl.conn_reuse_mode = 0;
+    // Default: the SYN follows the ESTABLISHED entry to the quiesced server.
+    assert_eq!(tx(feed(&mut v, t(3), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1, first);
+    // expire_nodest_conn=1 reschedules it, whatever conn_reuse_mode says.
+    v.sysctl.expire_nodest_conn = 1;
+    let other = tx(feed(&mut v, t(4), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1;
+    assert_ne!(other, first);
+    v.check_counters().unwrap();
+}
