@@ -2,4 +2,6 @@
 //! ipvsadm front end, keepalived's configuration parser, VRRP and health checkers.
 //! Depends on [`crate::wire`] and the hook interface of [`crate::stack`] only.
 
+pub mod ipvs;
+pub mod ipvsadm;
 pub mod keepalived;

@@ -1,0 +1,60 @@
+//! The director's forwarding path (criterion): ns per packet of an established
+//! flow in DR, NAT and TUN; a new connection under wlc with 100 real servers;
+//! bytes per connection entry; building and ageing out 1 M connections.
+//! `lvs-lab bench director` runs the same measurements without criterion
+//! (`sim_core::director::ipvs::bench::bench_figures`).
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use sim_core::director::ipvs::Fwd;
+use sim_core::director::ipvs::bench::{self, build_and_age, established, feed};
+use sim_core::time::Instant;
+use std::hint::black_box;
+
+fn established_flows(c: &mut Criterion) {
+    let mut g = c.benchmark_group("established");
+    for (name, fwd) in [("dr", Fwd::Route), ("nat", Fwd::Masq), ("tun", Fwd::Tunnel)] {
+        let (mut v, ack) = established(fwd);
+        g.bench_function(name, |b| {
+            b.iter_batched(|| ack.clone(), |f| feed(&mut v, Instant::from_millis(1), f), BatchSize::SmallInput)
+        });
+    }
+    g.finish();
+}
+
+fn new_connections(c: &mut Criterion) {
+    c.bench_function("new_connection/wlc_100_dests", |b| {
+        b.iter_custom(|iters| {
+            let ns = bench::new_connections(iters as usize);
+            std::time::Duration::from_nanos((ns * iters as f64) as u64)
+        })
+    });
+}
+
+fn million_connections(c: &mut Criterion) {
+    static REPORT: std::sync::Once = std::sync::Once::new();
+    let mut g = c.benchmark_group("table");
+    g.sample_size(10);
+    g.bench_function("build_and_age_1m", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let start = std::time::Instant::now();
+                let (build, bytes, age) = build_and_age(1_000_000);
+                total += start.elapsed();
+                REPORT.call_once(|| {
+                    println!(
+                        "connection entry {} bytes; 1 M connections: {build:.0} ns each to build, \
+                         {bytes:.1} table bytes each, {age:.0} ns each to age out",
+                        sim_core::director::ipvs::bench::CONN_ENTRY_BYTES
+                    )
+                });
+                black_box((build, bytes, age));
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, established_flows, new_connections, million_connections);
+criterion_main!(benches);

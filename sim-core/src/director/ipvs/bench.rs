@@ -1,0 +1,201 @@
+//! Measurements of the forwarding path, shared by the criterion benches
+//! (`benches/director.rs`) and `lvs-lab bench director` ([`bench_figures`]): ns per
+//! packet of an established flow in DR, NAT and TUN, ns per new connection under
+//! wlc with 100 real servers, bytes per connection entry, and the time to build
+//! and then age out many connections. These use the host's clock; nothing here
+//! runs inside a simulation.
+
+use super::conn::Conn;
+use super::{Fwd, Ipvs};
+use crate::director::ipvsadm;
+use crate::node::Outbox;
+use crate::stack::hooks::{HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
+use crate::time::Instant;
+use crate::wire::IPPROTO_TCP;
+use crate::wire::ip::{IpHdr, L4, TCP_ACK, TCP_SYN, build};
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+
+/// `size_of` a connection entry (64 bytes).
+pub const CONN_ENTRY_BYTES: usize = std::mem::size_of::<Conn>();
+
+/// The virtual service all measurements use: TCP 10.0.0.1:80.
+pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+/// A director whose real servers (10.1.x.y) are on-link on eth1 and whose clients
+/// are behind 10.0.0.254 on eth0; the VIP is local.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BenchEnv;
+
+impl HookEnv for BenchEnv {
+    fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
+        if dst == VIP {
+            return Some(RouteInfo { dev: "lo".into(), gateway: None, src: VIP, mtu: 65536, local: true });
+        }
+        if dst.octets()[..2] == [10, 1] {
+            return Some(RouteInfo {
+                dev: "eth1".into(),
+                gateway: None,
+                src: Ipv4Addr::new(10, 1, 0, 1),
+                mtu: 1500,
+                local: false,
+            });
+        }
+        Some(RouteInfo {
+            dev: "eth0".into(),
+            gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),
+            src: Ipv4Addr::new(10, 0, 0, 2),
+            mtu: 1500,
+            local: false,
+        })
+    }
+    fn is_local(&self, a: Ipv4Addr) -> bool {
+        a == VIP
+    }
+}
+
+/// The packet metadata of a client packet at LOCAL_IN.
+pub const LOCAL_IN: PacketMeta = PacketMeta { hook: HookPoint::LocalIn, in_dev: Some(0), mark: 0 };
+
+/// A director with `dests` real servers 10.1.0.10.. behind `scheduler`, forwarding
+/// with `fwd` (`-g`, `-m`, `-i`).
+pub fn director(scheduler: &str, fwd: Fwd, dests: usize) -> Ipvs {
+    let mut v = Ipvs::new(crate::rng::stream(0, "bench"));
+    let sw = match fwd {
+        Fwd::Masq => "-m",
+        Fwd::Tunnel => "-i",
+        Fwd::FullNat => "-b",
+        _ => "-g",
+    };
+    let run = |v: &mut Ipvs, line: String| {
+        let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+        ipvsadm::ipvsadm(v, Instant::ZERO, &argv, None).map(|_| ())
+    };
+    let mut ok = run(&mut v, format!("ipvsadm -A -t {VIP}:80 -s {scheduler}")).is_ok();
+    for i in 0..dests {
+        let rs = Ipv4Addr::new(10, 1, (i / 200) as u8, 10 + (i % 200) as u8);
+        ok &= run(&mut v, format!("ipvsadm -a -t {VIP}:80 -r {rs}:80 {sw}")).is_ok();
+    }
+    debug_assert!(ok, "bench setup commands are valid");
+    v
+}
+
+/// A client's TCP segment to the VIP. Client `n` is 172.16/12 address n/50000 and
+/// port 10000 + n%50000, so up to billions of distinct 4-tuples.
+pub fn client_segment(n: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let host = n / 50_000;
+    let caddr = Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 1)) + host);
+    let h = IpHdr::new(caddr, VIP, IPPROTO_TCP);
+    let sport = 10_000 + (n % 50_000) as u16;
+    build(&h, &L4::Tcp { sport, dport: 80, seq: 1, ack: 1, flags, window: 65535, mss: None, payload })
+}
+
+/// Sends one frame through LOCAL_IN without tracing.
+pub fn feed(v: &mut Ipvs, now: Instant, mut frame: Vec<u8>) -> HookVerdict {
+    let mut out = Outbox::new(false);
+    v.hook(now, LOCAL_IN, &mut frame, &BenchEnv, &mut out)
+}
+
+/// A director with one established connection (client 0) and the ACK segment to
+/// replay on it.
+pub fn established(fwd: Fwd) -> (Ipvs, Vec<u8>) {
+    let mut v = director("wlc", fwd, 1);
+    feed(&mut v, Instant::ZERO, client_segment(0, TCP_SYN, b""));
+    let ack = client_segment(0, TCP_ACK, &[0u8; 64]);
+    feed(&mut v, Instant::ZERO, ack.clone());
+    (v, ack)
+}
+
+/// ns per call of `f` over `n` prepared inputs (inputs built and outputs dropped
+/// outside the timed loop).
+fn per_item<I, O>(n: usize, mut prep: impl FnMut(usize) -> I, mut f: impl FnMut(I) -> O) -> f64 {
+    let inputs: Vec<I> = (0..n).map(&mut prep).collect();
+    let mut outputs = Vec::with_capacity(n);
+    let start = std::time::Instant::now();
+    for i in inputs {
+        outputs.push(f(i));
+    }
+    let ns = start.elapsed().as_nanos() as f64;
+    black_box(&outputs);
+    drop(outputs);
+    ns / n.max(1) as f64
+}
+
+/// The measurements, quickly: `iterations` packets per figure and as many
+/// connections built and aged out. Returns `(name, value)` pairs.
+pub fn bench_figures(iterations: usize) -> Vec<(String, f64)> {
+    let n = iterations.max(1);
+    let mut figs = Vec::new();
+    for (name, fwd) in [("dr", Fwd::Route), ("nat", Fwd::Masq), ("tun", Fwd::Tunnel)] {
+        let (mut v, ack) = established(fwd);
+        let ns = per_item(n, |_| ack.clone(), |f| feed(&mut v, Instant::from_millis(1), f));
+        figs.push((format!("{name}_established_ns_per_packet"), ns));
+    }
+    figs.push(("wlc100_new_connection_ns".into(), new_connections(n)));
+    figs.push(("conn_entry_bytes".into(), CONN_ENTRY_BYTES as f64));
+
+    let (build_ns, bytes, age_ns) = build_and_age(n);
+    figs.push(("build_connections_ns_per_conn".into(), build_ns));
+    figs.push(("table_bytes_per_conn".into(), bytes));
+    figs.push(("age_out_ns_per_conn".into(), age_ns));
+    figs
+}
+
+/// Table size for [`new_connections`]: a busy director's, not a cold-cache one's.
+pub const NEW_CONN_TABLE: usize = 10_000;
+
+/// ns per new connection (a SYN scheduled by wlc over 100 real servers), the
+/// table kept at [`NEW_CONN_TABLE`] entries by ageing each batch out untimed.
+pub fn new_connections(n: usize) -> f64 {
+    let mut v = director("wlc", Fwd::Route, 100);
+    let mut total = 0.0;
+    let mut done = 0usize;
+    let mut clock = 0u64;
+    while done < n {
+        let batch = NEW_CONN_TABLE.min(n - done);
+        let now = Instant::from_secs(clock);
+        total += per_item(batch, |i| client_segment((done + i) as u32, TCP_SYN, b""), |f| feed(&mut v, now, f))
+            * batch as f64;
+        done += batch;
+        clock += 61;
+        v.on_timer(Instant::from_secs(clock), &mut Outbox::new(false));
+    }
+    total / n as f64
+}
+
+/// Builds `n` DR connections (one SYN each) and ages them all out: (ns per
+/// connection built, table bytes per connection, ns per connection expired).
+pub fn build_and_age(n: usize) -> (f64, f64, f64) {
+    let mut v = director("rr", Fwd::Route, 10);
+    let build = per_item(n, |i| client_segment(i as u32, TCP_SYN, b""), |f| feed(&mut v, Instant::ZERO, f));
+    let bytes = v.conns.bytes_per_entry();
+    let start = std::time::Instant::now();
+    let mut out = Outbox::new(false);
+    v.on_timer(Instant::from_secs(61), &mut out);
+    let age = start.elapsed().as_nanos() as f64 / n as f64;
+    debug_assert_eq!(v.conn_count(), 0);
+    (build, bytes, age)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_produced() {
+        let f = bench_figures(200);
+        assert_eq!(f.len(), 8);
+        assert!(f.iter().all(|(_, v)| v.is_finite() && *v > 0.0));
+        assert_eq!(f.iter().find(|(n, _)| n == "conn_entry_bytes").unwrap().1, 64.0);
+    }
+
+    #[test]
+    fn setups_forward() {
+        for fwd in [Fwd::Route, Fwd::Masq, Fwd::Tunnel] {
+            let (mut v, ack) = established(fwd);
+            assert!(matches!(feed(&mut v, Instant::ZERO, ack), HookVerdict::Transmit { .. }));
+        }
+        let (_, bytes, _) = build_and_age(1000);
+        assert!(bytes < 200.0, "{bytes}");
+    }
+}
