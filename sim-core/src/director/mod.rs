@@ -3,3 +3,4 @@
 //! Depends on [`crate::wire`] and the hook interface of [`crate::stack`] only.
 
 pub mod keepalived;
+pub mod vrrp;
