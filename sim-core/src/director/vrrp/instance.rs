@@ -140,6 +140,8 @@ pub(crate) struct Instance {
     pub higher_prio_send_advert: bool,
     pub skip_check_adv_addr: bool,
     pub check_unicast_src: bool,
+    /// `accept`; without it (strict mode, not owner) VIPs are firewalled.
+    pub accept: bool,
     pub notify_master: Option<CfgScript>,
     pub notify_backup: Option<CfgScript>,
     pub notify_fault: Option<CfgScript>,
@@ -352,6 +354,7 @@ impl Core {
             higher_prio_send_advert: c.higher_prio_send_advert,
             skip_check_adv_addr: c.skip_check_adv_addr,
             check_unicast_src: c.check_unicast_src,
+            accept: c.accept,
             notify_master: c.notify_master.clone(),
             notify_backup: c.notify_backup.clone(),
             notify_fault: c.notify_fault.clone(),
@@ -684,6 +687,17 @@ impl Core {
         }
     }
 
+    /// `vrrp_handle_accept_mode`: a non-owner without `accept` drops traffic to its VIPs
+    /// and eVIPs while it holds them (failure mode 8).
+    fn handle_accept_mode(&mut self, i: usize, add: bool) {
+        let inst = &self.inst[i];
+        if inst.base_priority == PRIO_OWNER || inst.accept {
+            return;
+        }
+        let addrs: Vec<Ipv4Addr> = inst.vips.iter().chain(&inst.evips).map(|v| v.addr).collect();
+        self.actions.extend(addrs.into_iter().map(|addr| VrrpAction::BlockVip { addr, block: add }));
+    }
+
     /// `vrrp_handle_ipaddress`: add or delete the VIPs (or eVIPs).
     fn handle_ipaddress(&mut self, i: usize, add: bool, excluded: bool) {
         let list = if excluded { self.inst[i].evips.clone() } else { self.inst[i].vips.clone() };
@@ -764,6 +778,7 @@ impl Core {
             self.log(format!("{p} changing advert interval from {from}ms to locally configured {to}ms"));
             self.inst[i].master_adver_int = self.inst[i].adver_int;
         }
+        self.handle_accept_mode(i, true);
         self.handle_ipaddress(i, true, false);
         self.handle_ipaddress(i, true, true);
         self.inst[i].vipset = true;
@@ -842,6 +857,7 @@ impl Core {
         if force || self.inst[i].vipset {
             self.handle_ipaddress(i, false, false);
             self.handle_ipaddress(i, false, true);
+            self.handle_accept_mode(i, false);
             self.inst[i].vipset = false;
         }
     }

@@ -106,6 +106,12 @@ pub enum VrrpAction {
         addr: Ipv4Addr,
         prefix: u8,
     },
+    /// Without `accept` (strict mode): drop (`block`) or stop dropping packets addressed to
+    /// `addr` (keepalived's iptables/nftables rule, `vrrp_handle_accept_mode`).
+    BlockVip {
+        addr: Ipv4Addr,
+        block: bool,
+    },
     /// A gratuitous ARP (reference §3.6); `frame` is the complete Ethernet frame.
     Garp {
         dev: String,
@@ -162,9 +168,9 @@ impl Vrrp {
     }
 
     /// A VRRP packet (the IPv4 packet, from its header on) received on `dev`
-    /// (`vrrp_dispatcher_read`).
-    pub fn on_packet(&mut self, now: Instant, dev: &str, src_mac: MacAddr, ip_packet: &[u8]) {
-        let _ = src_mac;
+    /// (`vrrp_dispatcher_read`). keepalived reads a raw IP socket, so the source MAC plays
+    /// no part.
+    pub fn on_packet(&mut self, now: Instant, dev: &str, ip_packet: &[u8]) {
         self.core.on_packet(now, dev, ip_packet);
     }
 

@@ -140,7 +140,7 @@ impl Lan {
                     let reaches = if ip.dst == GROUP { to != from } else { ip.dst == n.addr };
                     if reaches && n.alive && self.nodes[from].alive && !self.cut[from][to] {
                         let now = self.now;
-                        self.nodes[to].vrrp.on_packet(now, "eth0", mac(1), &pkt);
+                        self.nodes[to].vrrp.on_packet(now, "eth0", &pkt);
                     }
                 }
             }
@@ -753,7 +753,7 @@ fn lone(text: &str, opts: Options) -> Lan {
 fn inject(lan: &mut Lan, pkt: &[u8]) -> Vec<String> {
     let before = lan.nodes[0].out.len();
     let now = lan.now;
-    lan.nodes[0].vrrp.on_packet(now, "eth0", mac(9), pkt);
+    lan.nodes[0].vrrp.on_packet(now, "eth0", pkt);
     lan.flush();
     lan.nodes[0].out[before..]
         .iter()
@@ -862,7 +862,7 @@ fn vrid_conflict_seed003_lines_1_3() {
     );
     let now = lan.now;
     let before = lan.nodes[0].out.len();
-    lan.nodes[0].vrrp.on_packet(now, "ens192", mac(9), &pkt);
+    lan.nodes[0].vrrp.on_packet(now, "ens192", &pkt);
     lan.flush();
     let logs: Vec<String> = lan.nodes[0].out[before..]
         .iter()
@@ -969,6 +969,21 @@ fn use_vmac_sends_from_the_virtual_mac() {
     assert!(n.out.iter().any(|(_, a)| matches!(a, VrrpAction::AddVip { dev, .. } if dev == "vrrp.51")));
 }
 
+/// Strict mode: `state MASTER` without owner priority is reset, `accept` is off, so the
+/// VIP is firewalled while held (failure mode 8).
+#[test]
+fn strict_mode_blocks_vips_while_master() {
+    let text = format!("global_defs {{\n vrrp_strict\n}}\n{}", conf("MASTER", Some(100), ""));
+    let mut lan = lone(&text, v22());
+    lan.run_until(secs(5.0));
+    let n = &lan.nodes[0];
+    let k = n.out.iter().position(|(_, a)| matches!(a, VrrpAction::BlockVip { block: true, .. })).unwrap();
+    assert!(matches!(&n.out[k + 1].1, VrrpAction::AddVip { .. }));
+    assert_eq!(n.out[k].1, VrrpAction::BlockVip { addr: VIP16, block: true });
+    lan.stop(0);
+    assert!(lan.nodes[0].out.iter().any(|(_, a)| *a == VrrpAction::BlockVip { addr: VIP16, block: false }));
+}
+
 #[test]
 fn deterministic() {
     let run = || {
@@ -991,12 +1006,12 @@ proptest! {
         let mut lan = lone(&conf("BACKUP", Some(100), "authentication {\n auth_type PASS\n auth_pass 1111\n }"), opts);
         lan.run_until(secs(5.0));
         let now = lan.now;
-        lan.nodes[0].vrrp.on_packet(now, "eth0", mac(9), &bytes);
+        lan.nodes[0].vrrp.on_packet(now, "eth0", &bytes);
         let mut p = foreign(51, 200, 1, &[VIP16], Some(b"1111\0\0\0\0"), 255);
         for (at, b) in edits {
             if let Some(x) = p.get_mut(at) { *x = b; }
         }
-        lan.nodes[0].vrrp.on_packet(now, "eth0", mac(9), &p);
+        lan.nodes[0].vrrp.on_packet(now, "eth0", &p);
         lan.run_until(secs(10.0));
     }
 }
