@@ -21,14 +21,27 @@
 //!   VIP-list mismatch is only a warning (the advert is accepted).
 //!
 //! `log_detail` is keepalived's `-D` (`--log-detail`), default off; RHEL/CentOS ship
-//! `KEEPALIVED_OPTIONS="-D"`.
+//! `KEEPALIVED_OPTIONS="-D"`. keepalived's VRRP process draws no random numbers (the IP ID
+//! starts at 1, scripts first run at start-up), so the engine takes no random stream.
 //!
-//! # Not modelled
-//! IPv6 / VRRPv3 over IPv6, `auth_type AH` (an AH instance stays in FAULT and says so in
-//! a [`VrrpAction::Unsupported`]), `auth_hmac`, `vrrp_garp_interval` spacing (GARPs go
-//! back to back), `v3_checksum_as_v2` and the pre-1.3.6 unicast checksum auto-detection
-//! (the parser does not keep them), track_file/track_process/track_bfd, reload (SIGHUP),
-//! script timeouts (a [`ScriptEnv`] answers at once), SMTP alerts and the notify FIFO.
+//! Time: keepalived keeps timers in whole microseconds; so does the engine (inputs are
+//! truncated to µs), and every timer fires at its own deadline whatever `now` the machine
+//! passes to [`Vrrp::on_timer`].
+//!
+//! # Not modelled (documented deviations)
+//! - IPv6 and VRRPv3 over IPv6; `auth_type AH` (IPsec AH with HMAC-MD5-96: an AH instance
+//!   stays in FAULT and says so in a [`VrrpAction::Unsupported`]); `auth_hmac`.
+//! - `vrrp_garp_interval` spacing (GARPs go back to back), `v3_checksum_as_v2` and the
+//!   pre-1.3.6 unicast v3 checksum auto-detection (the parser does not keep them),
+//!   `notify_master_rx_lower_pri`, track_file / track_process / track_bfd, reload (SIGHUP),
+//!   `vrrp_startup_delay`, SMTP alerts and the notify FIFO.
+//! - Script timeouts: a [`ScriptEnv`] answers at once, so a run never overlaps the next.
+//! - ≥ 2.3.3 extras beyond §2.9's list: the two-owner back-off and the owner's
+//!   "Restoring our priority" follow 2.2 (immediate drop to 254), and the v3 interval
+//!   mismatch warning is not logged (its wording is not in the reference).
+//! - 1.3 is reproduced where the reference and seeds show it (above); its GOTO_MASTER /
+//!   GOTO_FAULT bookkeeping, the periodic `vrrp_update_priority` thread (priorities change
+//!   at once here) and sync-group details follow the 2.x code.
 
 mod instance;
 mod packet;

@@ -830,6 +830,45 @@ fn rate_limited_errors_from_2_3_3() {
     assert_eq!(lan.nodes[0].state(), "BACKUP", "the accepted advert restarted the down timer");
 }
 
+/// §2.2 quirk: any packet for its VRID, even a rejected one, re-arms a master's advert timer.
+#[test]
+fn master_advert_timer_rearmed_by_any_packet() {
+    let mut lan = lone(&conf("MASTER", None, ""), v22());
+    lan.run_until(secs(2.5));
+    let bad = foreign(51, 100, 1, &[VIP16], None, 64);
+    assert_eq!(inject(&mut lan, &bad), ["(VI_1) invalid TTL/HL. Received 64 and expect 255"]);
+    lan.run_until(secs(5.0));
+    let times: Vec<Instant> = lan.nodes[0].sent().iter().map(|(t, _)| *t).collect();
+    assert_eq!(times[3..], [secs(3.5), secs(4.5)], "the advert due at 3.000001 s moved to 3.5 s");
+}
+
+/// Two address owners (2.2 `vrrp_state_master_rx`): each drops itself to 254 and yields;
+/// then the higher address wins.
+#[test]
+fn two_owners_both_reduce_priority() {
+    let mut lan = pair(&conf("MASTER", None, ""), &conf("MASTER", None, ""), v22());
+    lan.run_until(secs(10.0));
+    let line = "(VI_1) CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority";
+    assert!(lan.nodes[0].logs().contains(&line.to_string()));
+    assert_eq!(lan.nodes[0].state(), "BACKUP");
+    assert_eq!(lan.nodes[1].state(), "MASTER");
+    assert_eq!(lan.nodes[1].vrrp.report()[0].priority, 254);
+}
+
+/// VRRPv3: a backup adopts the master's advertisement interval for its down timer.
+#[test]
+fn v3_backup_adopts_master_interval() {
+    let a = conf("MASTER", Some(200), "version 3").replace("advert_int 1", "advert_int 0.5");
+    let b = conf("BACKUP", Some(100), "version 3");
+    let mut lan = pair(&a, &b, v22());
+    lan.run_until(secs(10.0));
+    let last = lan.nodes[0].sent().last().map(|(t, _)| *t).unwrap();
+    lan.kill(0);
+    lan.run_until(secs(20.0));
+    // 3 × 0.5 s + (256 − 100) × 50 cs × 625/16 µs = 1.5 s + 0.304687 s.
+    assert_eq!(lan.nodes[1].became("MASTER"), vec![last + Duration::from_micros(1_804_687)]);
+}
+
 /// Seed 003 (a 1.3.x log): a foreign cluster with the same VRID and other VIPs.
 #[test]
 fn vrid_conflict_seed003_lines_1_3() {
