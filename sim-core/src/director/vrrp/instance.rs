@@ -5,7 +5,8 @@
 //! (`vrrp_init_state`, `vrrp_init_instance_sands`, `vrrp_dispatcher_read`,
 //! `vrrp_dispatcher_read_timeout`).
 
-use super::packet::{self, AUTH_AH, AUTH_NONE, AUTH_PASS, Header, VRRP_IP_TTL};
+use super::ah::{self, AH_LEN, AhHeader, IPPROTO_AH};
+use super::packet::{self, AUTH_AH, AUTH_NONE, AUTH_PASS, Header, V2Auth, VRRP_IP_TTL};
 use super::track::{IfTrack, VScript};
 use super::{IfaceInfo, KeepalivedVersion as V, Options, ScriptEnv, VrrpAction};
 use crate::director::keepalived::{
@@ -85,6 +86,10 @@ struct Rx<'a> {
     ttl: u8,
     /// Bytes `recvmsg` returned: the IP packet up to its total length.
     buflen: usize,
+    /// That IP packet (the AH ICV covers all of it).
+    packet: &'a [u8],
+    /// The AH header, on an `auth_type AH` socket.
+    ah: Option<AhHeader>,
     ihl: usize,
     /// The VRRP message (the IP payload).
     msg: &'a [u8],
@@ -120,7 +125,11 @@ pub(crate) struct Instance {
     pub evips: Vec<VirtualIp>,
     /// `auth_type PASS`: the 8 password bytes.
     pub pass: Option<[u8; 8]>,
-    pub ah: bool,
+    /// `auth_type AH`: the HMAC key (the 8 password bytes).
+    pub ah_key: Option<[u8; 8]>,
+    /// `ipsecah_counter`: the AH sequence number, shared by sending and receiving.
+    pub ah_seq: u32,
+    pub ah_cycle: bool,
     pub base_priority: u8,
     pub effective_priority: u8,
     pub total_priority: i32,
@@ -298,10 +307,10 @@ impl Core {
             let name = u.name.clone().unwrap_or_else(|| format!("vrrp.{}", c.virtual_router_id));
             (name, MacAddr([0x00, 0x00, 0x5e, 0x00, 0x01, c.virtual_router_id]))
         });
-        let (pass, ah) = match &c.authentication {
-            Some(a) if a.auth_type == AuthType::Pass => (Some(a.auth_pass), false),
-            Some(_) => (None, true),
-            None => (None, false),
+        let (pass, ah_key) = match &c.authentication {
+            Some(a) if a.auth_type == AuthType::Pass => (Some(a.auth_pass), None),
+            Some(a) => (None, Some(a.auth_pass)),
+            None => (None, None),
         };
         let mut trackers = Vec::new();
         if let Some(own) = iface
@@ -335,7 +344,9 @@ impl Core {
             vips: c.virtual_ipaddress.clone(),
             evips: c.virtual_ipaddress_excluded.clone(),
             pass,
-            ah,
+            ah_key,
+            ah_seq: 0,
+            ah_cycle: false,
             base_priority: c.priority,
             effective_priority: c.priority,
             total_priority: i32::from(c.priority),
@@ -418,12 +429,6 @@ impl Core {
     /// The start-up sequence of the VRRP child.
     fn startup(&mut self) {
         for i in 0..self.inst.len() {
-            if self.inst[i].ah {
-                let name = self.inst[i].name.clone();
-                self.actions.push(VrrpAction::Unsupported(format!(
-                    "({name}) auth_type AH (IPsec AH, HMAC-MD5-96) is not modelled: the instance stays in FAULT"
-                )));
-            }
             if let Some((vname, mac)) = self.inst[i].vmac.clone()
                 && let Some(f) = self.inst[i].iface
             {
@@ -639,6 +644,14 @@ impl Core {
             inst.ip_id = 1;
         }
         let id = inst.ip_id;
+        // `vrrp_update_pkt`: one AH sequence number per round; it stops at 0xFFFFFFFD.
+        if inst.ah_key.is_some() {
+            if inst.ah_seq > 0xFFFF_FFFD {
+                inst.ah_cycle = true;
+            } else {
+                inst.ah_seq += 1;
+            }
+        }
         let addrs: Vec<Ipv4Addr> = inst.vips.iter().take(255).map(|v| v.addr).collect();
         let dsts: Vec<(Ipv4Addr, u8)> = if inst.peers.is_empty() {
             vec![(inst.group_addr, VRRP_IP_TTL)]
@@ -651,9 +664,20 @@ impl Core {
                 packet::build_v3(inst.vrid, prio, cs, &addrs, src, dst, true)
             } else {
                 let secs = u8::try_from(inst.adver_int / TIMER_HZ).unwrap_or(255);
-                packet::build_v2(inst.vrid, prio, secs, &addrs, inst.pass.as_ref())
+                let auth = match (&inst.pass, inst.ah_key) {
+                    (Some(p), _) => V2Auth::Pass(p),
+                    (None, Some(_)) => V2Auth::Ah,
+                    (None, None) => V2Auth::None,
+                };
+                packet::build_v2(inst.vrid, prio, secs, &addrs, auth)
             };
-            let packet = packet::ip_packet(src, dst, ttl, id, &msg);
+            let packet = match inst.ah_key {
+                Some(key) => {
+                    let unicast = !inst.peers.is_empty();
+                    ah::packet(&ah::Outer { src, dst, ttl, id, unicast }, inst.ah_seq, &key, &msg)
+                }
+                None => packet::ip_packet(src, dst, ttl, id, &msg),
+            };
             self.actions.push(VrrpAction::Send { dev: dev.clone(), packet });
         }
     }
@@ -829,6 +853,11 @@ impl Core {
             return;
         }
         self.inst[i].goto_master_13 = false;
+        // Becoming MASTER after the AH counter cycled restarts it.
+        if self.inst[i].ah_cycle {
+            self.inst[i].ah_cycle = false;
+            self.inst[i].ah_seq = 0;
+        }
         if self.v() == V::V1_3 {
             let p = self.inst[i].effective_priority;
             self.send_adv(i, p);
@@ -930,21 +959,32 @@ impl Core {
         }
         self.now = to_us(now);
         let Ok(ip) = Ipv4::parse(bytes) else { return };
-        if ip.proto != IPPROTO_VRRP || ip.is_fragment() {
+        let is_ah = match ip.proto {
+            IPPROTO_VRRP => false,
+            IPPROTO_AH => true,
+            _ => return,
+        };
+        if ip.is_fragment() {
             return;
         }
         let buflen = ip.packet_len();
-        let Some(hd) = Header::parse(ip.payload) else {
+        let (ah, msg) = if is_ah {
+            (AhHeader::parse(ip.payload), ip.payload.get(AH_LEN..).unwrap_or_default())
+        } else {
+            (None, ip.payload)
+        };
+        let Some(hd) = Header::parse(msg).filter(|_| ah.is_some() == is_ah) else {
             if self.v() != V::V1_3 {
                 self.log(format!("IPv4 VRRP packet too short - {buflen} bytes"));
             }
             return;
         };
-        let Some(i) = self.demux(dev, ip.dst, ip.src, hd.vrid) else { return };
+        let Some(i) = self.demux(dev, ip.dst, ip.src, hd.vrid, is_ah) else { return };
         if matches!(self.inst[i].state, State::Fault | State::Init | State::Stop) {
             return;
         }
-        let rx = Rx { src: ip.src, dst: ip.dst, ttl: ip.ttl, buflen, ihl: ip.header.len(), msg: ip.payload, hd };
+        let packet = bytes.get(..buflen).unwrap_or_default();
+        let rx = Rx { src: ip.src, dst: ip.dst, ttl: ip.ttl, buflen, packet, ah, ihl: ip.header.len(), msg, hd };
         let prev = self.inst[i].state;
         match prev {
             State::Backup => self.state_backup(i, &rx),
@@ -961,7 +1001,7 @@ impl Core {
     /// The instance whose read socket gets this packet: same interface (or VMAC), the
     /// multicast socket bound to the group or the unicast one bound to our source (1.3's
     /// sockets are unbound), then the VRID.
-    fn demux(&self, dev: &str, dst: Ipv4Addr, src: Ipv4Addr, vrid: u8) -> Option<usize> {
+    fn demux(&self, dev: &str, dst: Ipv4Addr, src: Ipv4Addr, vrid: u8, is_ah: bool) -> Option<usize> {
         let on_dev = |i: usize| {
             let inst = &self.inst[i];
             inst.iface.is_none_or(|f| self.ifaces[f].name == dev) || inst.vmac.as_ref().is_some_and(|(n, _)| n == dev)
@@ -973,7 +1013,8 @@ impl Core {
         };
         let mut found = None;
         for i in 0..self.inst.len() {
-            if self.inst[i].vrid != vrid || !on_dev(i) || !bound(i) {
+            // One raw socket per protocol: AH instances read protocol 51, the others 112.
+            if self.inst[i].vrid != vrid || self.inst[i].ah_key.is_some() != is_ah || !on_dev(i) || !bound(i) {
                 continue;
             }
             // Unicast instances sharing a VRID are told apart by the peer address.
@@ -1020,7 +1061,7 @@ impl Core {
         let p = self.chk_pfx(i);
         let s = rx.src;
         let hd = rx.hd;
-        let expected = rx.ihl + hd.expected_len();
+        let expected = rx.ihl + if rx.ah.is_some() { AH_LEN } else { 0 } + hd.expected_len();
         if rx.buflen != expected {
             let lng = if rx.buflen > expected { "long" } else { "short" };
             let from = if v24 { format!(" from {s}") } else { String::new() };
@@ -1048,7 +1089,11 @@ impl Core {
             return Verdict::Ko;
         }
         if inst.version == 2 {
-            let ours = if inst.pass.is_some() { AUTH_PASS } else { AUTH_NONE };
+            let ours = match (inst.pass, inst.ah_key) {
+                (Some(_), _) => AUTH_PASS,
+                (None, Some(_)) => AUTH_AH,
+                (None, None) => AUTH_NONE,
+            };
             if hd.auth_type > AUTH_AH {
                 let l = if v24 {
                     format!("{p} Invalid auth type from {s}: {}", hd.auth_type)
@@ -1078,6 +1123,10 @@ impl Core {
                 self.rx_err(i, rl::PASS, l);
                 return Verdict::Ko;
             }
+            if let Some(v) = self.check_ah(i, rx) {
+                return v;
+            }
+            let inst = &self.inst[i];
             if inst.adver_int != u64::from(hd.adver_int_v2) * TIMER_HZ {
                 let mine = inst.adver_int / TIMER_HZ;
                 let with = if v24 { format!(" with {s}") } else { String::new() };
@@ -1138,6 +1187,41 @@ impl Core {
         Verdict::Ok
     }
 
+    /// `vrrp_in_chk_ipsecah`: the ICV under our password, SPI = sender, and a sequence
+    /// number above the last one seen (the counter then follows it).
+    fn check_ah(&mut self, i: usize, rx: &Rx) -> Option<Verdict> {
+        let key = self.inst[i].ah_key?;
+        let Some(ah) = rx.ah else { return Some(Verdict::Ko) };
+        if ah.next_header != IPPROTO_VRRP {
+            return Some(Verdict::Drop);
+        }
+        let p = self.chk_pfx(i);
+        let unicast = !self.inst[i].peers.is_empty();
+        if !ah::icv_ok(rx.packet, rx.ihl, &key, unicast) {
+            let l = format!("{p} IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !");
+            self.rx_err(i, rl::PASS, l);
+            return Some(Verdict::Ko);
+        }
+        if ah.spi != rx.src.octets() {
+            // keepalived prints both network-order words with %d on a little-endian host.
+            let (got, want) = (i32::from_le_bytes(rx.src.octets()), i32::from_le_bytes(ah.spi));
+            self.log(format!("IPSEC AH : invalid IPSEC SPI value. {got} and expect {want}"));
+            return Some(Verdict::Ko);
+        }
+        let inst = &mut self.inst[i];
+        if ah.seq > inst.ah_seq {
+            inst.ah_seq = ah.seq;
+        } else {
+            let (seq, local) = (ah.seq as i32, inst.ah_seq as i32);
+            self.log(format!("{p} IPSEC-AH : sequence number {seq} already processed. Packet dropped. Local({local})"));
+            return Some(Verdict::Ko);
+        }
+        if inst.state == State::Backup && ah.seq >= inst.ah_seq {
+            inst.ah_cycle = false;
+        }
+        None
+    }
+
     /// `check_unicast_src`: the sender must be a listed peer, its TTL within the peer's range.
     fn check_unicast_src(&mut self, i: usize, rx: &Rx) -> Option<Verdict> {
         let inst = &self.inst[i];
@@ -1183,7 +1267,11 @@ impl Core {
             return Verdict::Ko;
         }
         if inst.version == 2 {
-            let ours = if inst.pass.is_some() { AUTH_PASS } else { AUTH_NONE };
+            let ours = match (inst.pass, inst.ah_key) {
+                (Some(_), _) => AUTH_PASS,
+                (None, Some(_)) => AUTH_AH,
+                (None, None) => AUTH_NONE,
+            };
             if hd.auth_type > AUTH_AH {
                 self.log(format!("{p} Invalid auth type: {}", hd.auth_type));
                 return Verdict::Ko;
@@ -1198,7 +1286,11 @@ impl Core {
                 self.log(format!("{p} received an invalid passwd!"));
                 return Verdict::Ko;
             }
+            if let Some(v) = self.check_ah(i, rx) {
+                return v;
+            }
         }
+        let inst = &self.inst[i];
         let vip_cnt = inst.vips.len();
         if usize::from(hd.naddr) != vip_cnt {
             self.log(format!("{p} received an invalid ip number count {}, expected {vip_cnt}!", hd.naddr));
@@ -1209,7 +1301,8 @@ impl Core {
             self.log(format!("{p} advertisement interval mismatch mine={mine} sec rcved={} sec", hd.adver_int_v2));
             return Verdict::Drop;
         }
-        let expected = 20 + 8 + 4 * vip_cnt + if inst.version == 2 { 8 } else { 0 };
+        let ah_len = if rx.ah.is_some() { AH_LEN } else { 0 };
+        let expected = 20 + ah_len + 8 + 4 * vip_cnt + if inst.version == 2 { 8 } else { 0 };
         if rx.buflen != expected {
             self.log(format!(
                 "{p} Received packet length mismatch against expected. {} and expect {expected}",
@@ -1393,6 +1486,7 @@ impl Core {
                 "{p} Received advert from {} with lower priority {}, ours {eff}{suffix}",
                 rx.src, hd.priority
             ));
+            self.ah_sync_seq(i, rx);
             if !self.inst[i].lower_prio_no_advert {
                 self.send_adv(i, eff);
             }
@@ -1450,6 +1544,16 @@ impl Core {
         }
     }
 
+    /// A master hearing a lower priority over AH continues from the sender's sequence number.
+    fn ah_sync_seq(&mut self, i: usize, rx: &Rx) {
+        if let (Some(_), Some(ah)) = (self.inst[i].ah_key, rx.ah) {
+            let p = self.chk_pfx(i);
+            self.log(format!("{p} IPSEC-AH : Syncing seq_num - Increment seq"));
+            self.inst[i].ah_seq = ah.seq.wrapping_add(1);
+            self.inst[i].ah_cycle = false;
+        }
+    }
+
     /// `garp_lower_prio_repeat` GARPs now and again after `garp_lower_prio_delay`.
     fn lower_prio_garps(&mut self, i: usize) {
         let rep = self.inst[i].garp_lower_prio_rep;
@@ -1487,6 +1591,7 @@ impl Core {
                 "{p} Received advert with lower priority {}, ours {eff}, forcing new election",
                 hd.priority
             ));
+            self.ah_sync_seq(i, rx);
             if !self.inst[i].lower_prio_no_advert {
                 self.send_adv(i, eff);
             }

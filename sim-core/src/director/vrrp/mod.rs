@@ -29,8 +29,7 @@
 //! passes to [`Vrrp::on_timer`].
 //!
 //! # Not modelled (documented deviations)
-//! - IPv6 and VRRPv3 over IPv6; `auth_type AH` (IPsec AH with HMAC-MD5-96: an AH instance
-//!   stays in FAULT and says so in a [`VrrpAction::Unsupported`]); `auth_hmac`.
+//! - IPv6 and VRRPv3 over IPv6; `auth_hmac`.
 //! - `vrrp_garp_interval` spacing (GARPs go back to back), `v3_checksum_as_v2` and the
 //!   pre-1.3.6 unicast v3 checksum auto-detection (the parser does not keep them),
 //!   `notify_master_rx_lower_pri`, track_file / track_process / track_bfd, reload (SIGHUP),
@@ -43,6 +42,7 @@
 //!   GOTO_FAULT bookkeeping, the periodic `vrrp_update_priority` thread (priorities change
 //!   at once here) and sync-group details follow the 2.x code.
 
+mod ah;
 mod instance;
 mod packet;
 mod sync;
@@ -162,8 +162,6 @@ pub enum VrrpAction {
         mac: MacAddr,
         up: bool,
     },
-    /// Something in the configuration this engine does not model.
-    Unsupported(String),
 }
 
 /// keepalived's VRRP process for one machine.

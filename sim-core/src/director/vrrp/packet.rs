@@ -22,11 +22,25 @@ pub const VRRP_IP_TTL: u8 = 255;
 /// IPv4 TOS keepalived sets on adverts: internetwork control (`vrrp_build_ip4`).
 pub const VRRP_TOS: u8 = 0xc0;
 
+/// The authentication of a VRRPv2 message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V2Auth<'a> {
+    None,
+    /// `auth_type PASS`: the password, zero padded, in the auth data.
+    Pass(&'a [u8; 8]),
+    /// `auth_type AH`: auth type 2, zero auth data; the AH header carries the ICV.
+    Ah,
+}
+
 /// The VRRPv2 message (`vrrp_build_vrrp_v2`): header, addresses, 8 bytes of auth data
 /// (the PASS password zero padded, else zeros), checksum over the message only (§3.4).
-pub fn build_v2(vrid: u8, priority: u8, adver_int_secs: u8, addrs: &[Ipv4Addr], pass: Option<&[u8; 8]>) -> Vec<u8> {
+pub fn build_v2(vrid: u8, priority: u8, adver_int_secs: u8, addrs: &[Ipv4Addr], auth: V2Auth) -> Vec<u8> {
     let mut m = Vec::with_capacity(VRRP_HDR_LEN + 4 * addrs.len() + VRRP_AUTH_LEN);
-    let auth_type = if pass.is_some() { AUTH_PASS } else { AUTH_NONE };
+    let (auth_type, pass) = match auth {
+        V2Auth::None => (AUTH_NONE, None),
+        V2Auth::Pass(p) => (AUTH_PASS, Some(p)),
+        V2Auth::Ah => (AUTH_AH, None),
+    };
     m.extend_from_slice(&[0x20 | VRRP_TYPE_ADVERT, vrid, priority, addrs.len() as u8, auth_type, adver_int_secs, 0, 0]);
     for a in addrs {
         m.extend_from_slice(&a.octets());
@@ -146,7 +160,7 @@ mod tests {
     /// Reference §3.7: VRRPv2, VRID 51, priority 100, advert 1 s, no auth, one VIP.
     #[test]
     fn worked_example_v2() {
-        let m = build_v2(51, 100, 1, &[VIP], None);
+        let m = build_v2(51, 100, 1, &[VIP], V2Auth::None);
         assert_eq!(m, [0x21, 0x33, 0x64, 0x01, 0x00, 0x01, 0xf2, 0x10, 0xc0, 0xa8, 0xc8, 0x10, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(checksum::checksum(&m), 0, "a valid v2 message sums to zero");
         let ip = ip_packet(SRC, GROUP, 255, 1, &m);
@@ -172,7 +186,7 @@ mod tests {
     #[test]
     fn pass_auth_and_counts() {
         let pw = *b"1111\0\0\0\0";
-        let m = build_v2(51, 90, 1, &[VIP, Ipv4Addr::new(192, 168, 200, 17)], Some(&pw));
+        let m = build_v2(51, 90, 1, &[VIP, Ipv4Addr::new(192, 168, 200, 17)], V2Auth::Pass(&pw));
         assert_eq!(m.len(), 8 + 8 + 8);
         assert_eq!(m[4], AUTH_PASS);
         assert_eq!(auth_data(&m), Some(pw));
@@ -182,7 +196,7 @@ mod tests {
         assert_eq!(h.expected_len(), m.len());
         assert_eq!(addrs(&m, h.naddr).len(), 2);
         // Zero VIPs: 16 bytes, IP total length 36 (reference §3.2, issue #2175).
-        assert_eq!(ip_packet(SRC, GROUP, 255, 7, &build_v2(1, 100, 1, &[], None)).len(), 36);
+        assert_eq!(ip_packet(SRC, GROUP, 255, 7, &build_v2(1, 100, 1, &[], V2Auth::None)).len(), 36);
     }
 
     #[test]

@@ -741,6 +741,7 @@ virtual_server 10.10.10.3 1358 { # 虚拟Ip
 
 /// An advert as another node would send it.
 fn foreign(vrid: u8, prio: u8, int: u8, vips: &[Ipv4Addr], pass: Option<&[u8; 8]>, ttl: u8) -> Vec<u8> {
+    let pass = pass.map_or(packet::V2Auth::None, packet::V2Auth::Pass);
     ip_packet(Ipv4Addr::new(192, 168, 200, 9), GROUP, ttl, 1, &build_v2(vrid, prio, int, vips, pass))
 }
 
@@ -897,7 +898,7 @@ fn vrid_conflict_seed003_lines_1_3() {
         GROUP,
         255,
         1,
-        &build_v2(51, 100, 1, &[Ipv4Addr::new(172, 16, 212, 200)], Some(b"1111\0\0\0\0")),
+        &build_v2(51, 100, 1, &[Ipv4Addr::new(172, 16, 212, 200)], packet::V2Auth::Pass(b"1111\0\0\0\0")),
     );
     let now = lan.now;
     let before = lan.nodes[0].out.len();
@@ -1023,6 +1024,44 @@ fn strict_mode_blocks_vips_while_master() {
     assert!(lan.nodes[0].out.iter().any(|(_, a)| *a == VrrpAction::BlockVip { addr: VIP16, block: false }));
 }
 
+fn ah(pass: &str) -> String {
+    format!("authentication {{\n auth_type AH\n auth_pass {pass}\n }}")
+}
+
+/// `auth_type AH`: protocol 51 adverts with an HMAC-MD5-96 ICV; elections work as usual.
+#[test]
+fn ah_adverts_elect_and_fail_over() {
+    let mut lan = pair(&conf("BACKUP", Some(100), &ah("secret")), &conf("BACKUP", Some(90), &ah("secret")), v22());
+    lan.run_until(secs(10.0));
+    assert_eq!((lan.nodes[0].state(), lan.nodes[1].state()), ("MASTER".into(), "BACKUP".into()));
+    let sent = lan.nodes[0].sent();
+    let (_, p) = sent.last().unwrap();
+    assert_eq!((p[9], p.len()), (51, 20 + 24 + 20));
+    assert_eq!(p[20], 112, "next header VRRP");
+    assert_eq!(&p[24..28], &[192, 168, 200, 1], "SPI = source address");
+    assert_eq!(u32::from_be_bytes([p[28], p[29], p[30], p[31]]) as usize, sent.len(), "one sequence number per advert");
+    assert_eq!(p[44 + 4], 2, "VRRP auth type AH");
+    // The backup follows the master's counter; when the master dies it continues from there.
+    let last = sent.last().unwrap().0;
+    lan.kill(0);
+    lan.run_until(secs(20.0));
+    assert_eq!(lan.nodes[1].became("MASTER"), vec![last + Duration::from_micros(3_648_437)]);
+    let (_, p) = &lan.nodes[1].sent()[0];
+    assert_eq!(u32::from_be_bytes([p[28], p[29], p[30], p[31]]) as usize, sent.len() + 1);
+}
+
+#[test]
+fn ah_wrong_password_rejected() {
+    let mut lan = pair(&conf("BACKUP", Some(100), &ah("secret")), &conf("BACKUP", Some(90), &ah("other")), v22());
+    lan.run_until(secs(10.0));
+    assert_eq!((lan.nodes[0].state(), lan.nodes[1].state()), ("MASTER".into(), "MASTER".into()));
+    assert!(
+        lan.nodes[1].logs().contains(
+            &"(VI_1) IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !".into()
+        )
+    );
+}
+
 #[test]
 fn deterministic() {
     let run = || {
@@ -1036,17 +1075,32 @@ fn deterministic() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Arbitrary bytes, or a valid advert with arbitrary bytes overwritten, never panic.
+    /// Arbitrary bytes, or a valid advert with arbitrary bytes overwritten, never panic,
+    /// whatever the version profile and authentication.
     #[test]
     fn on_packet_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..120),
-                              edits in proptest::collection::vec((0usize..48, any::<u8>()), 0..8),
-                              version in 0usize..3) {
-        let opts = Options { version: [KeepalivedVersion::V1_3, KeepalivedVersion::V2_2, KeepalivedVersion::V2_4][version], log_detail: true };
-        let mut lan = lone(&conf("BACKUP", Some(100), "authentication {\n auth_type PASS\n auth_pass 1111\n }"), opts);
+                              edits in proptest::collection::vec((0usize..72, any::<u8>()), 0..8),
+                              version in 0usize..3, auth in 0usize..3) {
+        let opts = Options {
+            version: [KeepalivedVersion::V1_3, KeepalivedVersion::V2_2, KeepalivedVersion::V2_4][version],
+            log_detail: true,
+        };
+        let extra = ["", "authentication {\n auth_type PASS\n auth_pass 1111\n }", "authentication {\n auth_type AH\n auth_pass 1111\n }"][auth];
+        let mut lan = lone(&conf("BACKUP", Some(100), extra), opts);
         lan.run_until(secs(5.0));
         let now = lan.now;
         lan.nodes[0].vrrp.on_packet(now, "eth0", &bytes);
-        let mut p = foreign(51, 200, 1, &[VIP16], Some(b"1111\0\0\0\0"), 255);
+        let mut as_ah = bytes.clone();
+        if let Some(b) = as_ah.get_mut(9) { *b = 51; }
+        lan.nodes[0].vrrp.on_packet(now, "eth0", &as_ah);
+        let key = *b"1111\0\0\0\0";
+        let msg = build_v2(51, 200, 1, &[VIP16], [packet::V2Auth::None, packet::V2Auth::Pass(&key), packet::V2Auth::Ah][auth]);
+        let src = Ipv4Addr::new(192, 168, 200, 9);
+        let mut p = if auth == 2 {
+            ah::packet(&ah::Outer { src, dst: GROUP, ttl: 255, id: 1, unicast: false }, 5, &key, &msg)
+        } else {
+            ip_packet(src, GROUP, 255, 1, &msg)
+        };
         for (at, b) in edits {
             if let Some(x) = p.get_mut(at) { *x = b; }
         }

@@ -113,7 +113,7 @@ impl Core {
             }
         }
         for i in 0..self.inst.len() {
-            if self.saddr(i).is_none() || self.inst[i].ah {
+            if self.saddr(i).is_none() {
                 self.inst[i].num_script_if_fault += 1;
                 self.set_state(i, State::Fault);
             }
