@@ -17,6 +17,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::arp::{ARP_REQUEST, Arp};
 use crate::wire::ip::Ipv4;
 use crate::wire::{IPPROTO_VRRP, MacAddr, checksum};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// `VRRP_PRIO_OWNER`.
@@ -172,6 +173,8 @@ pub(crate) struct Instance {
     pub num_script_init: u32,
     pub ip_id: u16,
     pub garp_refresh_timer: Option<Instant>,
+    /// GARPs queued by `vrrp_garp_interval` (`garp_gna_pending`).
+    pub garp_pending: Vec<(Ipv4Addr, String)>,
     /// ≥ 2.3.3: receive errors already logged.
     pub rl_logged: u32,
     /// 1.3: `wantstate == VRRP_STATE_GOTO_MASTER` after a lower-priority advert.
@@ -210,6 +213,11 @@ pub(crate) struct Core {
     pub groups: Vec<Group>,
     pub scripts: Vec<VScript>,
     garps: Vec<DelayedGarp>,
+    /// `vrrp_garp_interval` (µs; 0: back to back), each interface's next GARP slot, and
+    /// when the queued-GARP thread runs.
+    garp_interval: u64,
+    garp_next: BTreeMap<String, Instant>,
+    garp_thread: Option<Instant>,
     pub actions: Vec<VrrpAction>,
     /// keepalived's `time_now`, whole microseconds.
     pub now: Instant,
@@ -277,6 +285,9 @@ impl Core {
             groups: Vec::new(),
             scripts: Vec::new(),
             garps: Vec::new(),
+            garp_interval: us(cfg.global.vrrp_garp_interval),
+            garp_next: BTreeMap::new(),
+            garp_thread: None,
             actions: Vec::new(),
             now: to_us(now),
             stopped: false,
@@ -385,6 +396,7 @@ impl Core {
             num_script_init: 0,
             ip_id: 0,
             garp_refresh_timer: None,
+            garp_pending: Vec::new(),
             rl_logged: 0,
             goto_master_13: false,
         }
@@ -683,12 +695,69 @@ impl Core {
     }
 
     /// `send_gratuitous_arp_immediate` (§3.6): broadcast ARP request, sender = target = VIP.
-    pub(crate) fn send_garp(&mut self, i: usize, vip: Ipv4Addr, dev: String) {
+    pub(crate) fn send_garp_immediate(&mut self, i: usize, vip: Ipv4Addr, dev: String) {
         let Some(mac) = self.dev_mac(i, &dev) else { return };
         self.detail(|| format!("Sending gratuitous ARP on {dev} for {vip}"));
         let arp = Arp { op: ARP_REQUEST, sha: mac, spa: vip, tha: MacAddr::BROADCAST, tpa: vip };
         let frame = arp.frame(MacAddr::BROADCAST, mac);
+        if self.garp_interval > 0 {
+            let next = after(self.now, self.garp_interval);
+            self.garp_next.insert(self.base_dev(i, &dev), next);
+        }
         self.actions.push(VrrpAction::Garp { dev, vip, mac, frame });
+    }
+
+    /// The physical interface under `dev` (`IF_BASE_IFP`): a VMAC's is the instance's.
+    fn base_dev(&self, i: usize, dev: &str) -> String {
+        match &self.inst[i].vmac {
+            Some((n, _)) if n == dev => self.rx_dev(i),
+            _ => dev.to_string(),
+        }
+    }
+
+    /// `send_gratuitous_arp` (`vrrp_arp.c`): with `vrrp_garp_interval`, a GARP due before
+    /// its interface's next slot is queued (once per VIP: repeats of a queued VIP merge).
+    fn send_garp(&mut self, i: usize, vip: Ipv4Addr, dev: String) {
+        if self.garp_interval > 0
+            && let Some(&next) = self.garp_next.get(&self.base_dev(i, &dev))
+            && self.now < next
+        {
+            if !self.inst[i].garp_pending.iter().any(|(a, _)| *a == vip) {
+                self.inst[i].garp_pending.push((vip, dev));
+            }
+            let at = after(self.now, self.garp_interval);
+            if self.garp_thread.is_none_or(|t| at < t) {
+                self.garp_thread = Some(at);
+            }
+            return;
+        }
+        self.send_garp_immediate(i, vip, dev);
+    }
+
+    /// `vrrp_arp_thread`: sends each queued GARP whose interface slot has come, and runs
+    /// again at the earliest slot still awaited. An instance no longer master with its
+    /// VIPs set sends nothing.
+    fn arp_thread(&mut self) {
+        self.garp_thread = None;
+        let mut next: Option<Instant> = None;
+        for i in 0..self.inst.len() {
+            if self.inst[i].garp_pending.is_empty() {
+                continue;
+            }
+            if self.inst[i].state != State::Master || !self.inst[i].vipset {
+                continue;
+            }
+            for (vip, dev) in std::mem::take(&mut self.inst[i].garp_pending) {
+                match self.garp_next.get(&self.base_dev(i, &dev)) {
+                    Some(&t) if self.now < t => {
+                        next = Some(next.map_or(t, |n| n.min(t)));
+                        self.inst[i].garp_pending.push((vip, dev));
+                    }
+                    _ => self.send_garp_immediate(i, vip, dev),
+                }
+            }
+        }
+        self.garp_thread = next;
     }
 
     /// `vrrp_send_link_update`: `rep` rounds of one GARP per VIP and eVIP, only while the
@@ -883,6 +952,7 @@ impl Core {
                 self.detail(|| format!("{p} sent 0 priority"));
             }
         }
+        self.inst[i].garp_pending.clear();
         if force || self.inst[i].vipset {
             self.handle_ipaddress(i, false, false);
             self.handle_ipaddress(i, false, true);
@@ -1645,6 +1715,7 @@ impl Core {
                     self.send_link_update(d.inst, rep);
                 }
                 Event::Instance(i) => self.instance_timeout(i),
+                Event::ArpThread => self.arp_thread(),
             }
         }
     }
@@ -1653,11 +1724,13 @@ impl Core {
         let scripts = self.scripts.iter().enumerate().filter_map(|(k, s)| s.next_run.map(|t| (t, 0, k)));
         let garps = self.garps.iter().enumerate().map(|(k, g)| (g.at, 1, k));
         let insts = self.inst.iter().enumerate().filter_map(|(k, i)| i.sands.map(|t| (t, 2, k)));
-        let (t, kind, k) = scripts.chain(garps).chain(insts).min()?;
+        let arp = self.garp_thread.map(|t| (t, 3, 0));
+        let (t, kind, k) = scripts.chain(garps).chain(insts).chain(arp).min()?;
         let ev = match kind {
             0 => Event::Script(k),
             1 => Event::Garp(k),
-            _ => Event::Instance(k),
+            2 => Event::Instance(k),
+            _ => Event::ArpThread,
         };
         Some((t, ev))
     }
@@ -1739,6 +1812,7 @@ impl Core {
             }
         }
         self.garps.clear();
+        self.garp_thread = None;
         for s in &mut self.scripts {
             s.next_run = None;
         }
@@ -1763,4 +1837,5 @@ enum Event {
     Script(usize),
     Garp(usize),
     Instance(usize),
+    ArpThread,
 }

@@ -30,7 +30,8 @@
 //!
 //! # Not modelled (documented deviations)
 //! - IPv6 and VRRPv3 over IPv6; `auth_hmac`.
-//! - `vrrp_garp_interval` spacing (GARPs go back to back), `v3_checksum_as_v2` and the
+//! - `garp_group` / per-interface GARP intervals (the global `vrrp_garp_interval` is
+//!   modelled), `v3_checksum_as_v2` and the
 //!   pre-1.3.6 unicast v3 checksum auto-detection (the parser does not keep them),
 //!   `notify_master_rx_lower_pri`, track_file / track_process / track_bfd, reload (SIGHUP),
 //!   `vrrp_startup_delay`, SMTP alerts and the notify FIFO.

@@ -431,6 +431,19 @@ fn garp_timeline_five_now_five_after_five_seconds() {
     assert!(add < garp);
 }
 
+/// `vrrp_garp_interval`: one GARP per interval per interface; repeats of a VIP already
+/// queued merge, so 5 repeats of one VIP become 2 GARPs.
+#[test]
+fn garp_interval_spaces_and_merges() {
+    let text = format!("global_defs {{\n vrrp_garp_interval 0.1\n}}\n{}", conf("BACKUP", Some(100), ""));
+    let mut lan = lone(&text, v22());
+    lan.run_until(secs(60.0));
+    let n = &lan.nodes[0];
+    let t = n.became("MASTER")[0];
+    let ms = |k: u64| Duration::from_millis(k);
+    assert_eq!(n.garps(), vec![t, t + ms(100), t + ms(5000), t + ms(5100)]);
+}
+
 #[test]
 fn garp_refresh_at_the_advert_after_it_is_due() {
     let mut lan = Lan::new();

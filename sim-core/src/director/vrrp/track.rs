@@ -260,7 +260,7 @@ impl Core {
             let name = self.inst[i].name.clone();
             self.detail(|| format!("{name}: sending gratuitous ARP for {src}"));
             let dev = self.ifaces[f].name.clone();
-            self.send_garp(i, src, dev);
+            self.send_garp_immediate(i, src, dev);
         }
         self.init_sands(i);
         self.inst[i].wantstate = want;
