@@ -604,6 +604,28 @@ fn sync_group_members_move_together() {
 }
 
 // Fixtures copied from scenarios/keepalived (seed 002 step 4/6, seed 003 item 8).
+/// 1.3: `state MASTER` makes the transition one interval after start and sets the VIPs one
+/// interval later; a preempting backup answers a lower advert with its own and takes over
+/// one interval after that.
+#[test]
+fn v1_3_transition_and_forced_election() {
+    let v13 = Options { version: KeepalivedVersion::V1_3, log_detail: false };
+    let mut lan = Lan::new();
+    lan.add(&conf("MASTER", Some(100), ""), 1, v13);
+    lan.run_until(secs(10.0));
+    let a = &lan.nodes[0];
+    assert_eq!(a.log_times("Transition to MASTER STATE"), vec![secs(1.0)]);
+    assert_eq!(a.log_times("Entering MASTER STATE"), vec![secs(2.0)]);
+    lan.add(&conf("BACKUP", Some(150), ""), 2, v13);
+    lan.run_until(secs(20.0));
+    let (a, b) = (&lan.nodes[0], &lan.nodes[1]);
+    let forced = b.log_times("VRRP_Instance(VI_1) forcing a new MASTER election")[0];
+    assert_eq!(a.log_times("VRRP_Instance(VI_1) Received advert with higher priority 150, ours 100"), vec![forced]);
+    assert_eq!(b.log_times("VRRP_Instance(VI_1) Transition to MASTER STATE"), vec![forced + Duration::from_secs(1)]);
+    assert_eq!(b.state(), "MASTER");
+    assert_eq!(a.state(), "BACKUP");
+}
+
 const SEED002_MASTER: &str = r#"! seed 002_002d859144b46f77.txt, step 4: nginx HA with keepalived, master A (VRRP only)
 
 global_defs {
