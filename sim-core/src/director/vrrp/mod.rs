@@ -52,7 +52,7 @@ mod track;
 #[cfg(test)]
 mod tests;
 
-pub use packet::{Header, build_v2, build_v3, checksum_v3, ip_packet};
+pub use packet::{Header, V2Auth, build_v2, build_v3, checksum_v3, ip_packet};
 
 use crate::director::keepalived::KeepalivedConfig;
 use crate::report::VrrpReport;
