@@ -5,3 +5,4 @@
 pub mod ipvs;
 pub mod ipvsadm;
 pub mod keepalived;
+pub mod vrrp;
