@@ -180,7 +180,7 @@ impl HttpCheck {
                 self.url_it = self.url_it.map(|i| i + 1).filter(|&i| i < self.urls.len());
                 c.retry_it = 0;
             }
-            Method::Retry => c.retry_it += 1,
+            Method::Retry => c.retry_it = c.retry_it.saturating_add(1),
             Method::Failed => {}
         }
         if method == Method::New && self.url_it.is_none() && self.failed_url.is_none() {

@@ -230,8 +230,10 @@ pub struct Checkers {
 
 impl Checkers {
     /// keepalived's checker start-up (`start_check`): `lvs_flush`, `lvs_timeouts`,
-    /// `init_services`, then `register_checkers_thread`. `rng` draws the warmup delays;
-    /// `local_addrs` are the machine's addresses at start (for `ha_suspend`).
+    /// `init_services`, then `register_checkers_thread` (ending with `Activating BFD
+    /// healthchecker`, as distribution builds, compiled with BFD, log). `rng` draws the
+    /// warmup delays; `local_addrs` are the machine's addresses at start (for `ha_suspend`).
+    /// Without a usable virtual server keepalived runs no checker process: the engine is idle.
     pub fn new(
         cfg: &KeepalivedConfig,
         now: Instant,
@@ -240,6 +242,7 @@ impl Checkers {
         local_addrs: &[Ipv4Addr],
     ) -> Self {
         let built = setup::build(cfg);
+        let idle = built.vss.is_empty();
         let mut ck = Checkers {
             vss: built.vss,
             checkers: built.checkers,
@@ -254,6 +257,9 @@ impl Checkers {
             notes: built.notes,
             stopped: false,
         };
+        if idle {
+            return ck;
+        }
         for vs in &mut ck.vss {
             vs.set_quorum_state();
             if vs.ha_suspend
@@ -291,6 +297,7 @@ impl Checkers {
             let warmup = warmup_delay(&mut rng, ch.c.warmup);
             ck.schedule(now + BOOTSTRAP_DELAY + warmup, i);
         }
+        ck.logs.push("Activating BFD healthchecker".to_string());
         ck
     }
 

@@ -135,6 +135,9 @@ pub(super) fn build(cfg: &KeepalivedConfig) -> Built {
             }
         };
         let proto = proto_str(vs.protocol);
+        if vs.quorum_up.is_some() || vs.quorum_down.is_some() {
+            b.notes.push(format!("VS {name}: quorum_up/quorum_down scripts are not run"));
+        }
         let v = b.vss.len();
         let mut out = VirtualServer {
             name,
@@ -161,6 +164,9 @@ pub(super) fn build(cfg: &KeepalivedConfig) -> Built {
             let mut srv = server(rs.addr, rs.port, rs.lb_kind, rs.weight, rs.inhibit_on_failure, proto);
             srv.u_threshold = rs.uthreshold;
             srv.l_threshold = rs.lthreshold;
+            if rs.notify_up.is_some() || rs.notify_down.is_some() {
+                b.notes.push(format!("{} of VS {}: notify_up/notify_down scripts are not run", srv.name, out.name));
+            }
             for c in &rs.checkers {
                 let Some(kind) = kind(c, rs, vs, &out.name, &srv.name, &mut b.notes) else { continue };
                 let common = Common {

@@ -257,6 +257,7 @@ fn startup_adds_the_service_then_its_servers_and_activates_checkers() {
             "Gained quorum 1+0=1 <= 3 for VS [10.0.0.1]:tcp:80",
             "Activating healthchecker for service [192.168.1.2]:tcp:80 for VS [10.0.0.1]:tcp:80",
             "Activating healthchecker for service [192.168.1.3]:tcp:80 for VS [10.0.0.1]:tcp:80",
+            "Activating BFD healthchecker",
         ]
     );
     let want = format!(
@@ -523,7 +524,7 @@ fn http_get_sends_keepalived_s_request_and_checks_the_digest() {
     let mut lab = Lab::new(&text, servers.answer());
     lab.run_until(at(2.0));
     assert_eq!(
-        lab.lines()[2..],
+        lab.lines()[3..],
         [
             "HTTP_CHECK on service [192.168.1.2]:tcp:80 failed after 1 retries.",
             "Removing service [192.168.1.2]:tcp:80 from VS [10.0.0.1]:tcp:80",
@@ -555,7 +556,7 @@ fn http_recovery_passes_the_failed_url_then_every_url() {
     let mut lab = Lab::new(&text, servers.answer());
     lab.run_until(at(380.0));
     assert_eq!(
-        lab.logs[2..].iter().map(|(t, l)| (t.nanos() / 1_000_000_000, l.as_str())).collect::<Vec<_>>(),
+        lab.logs[3..].iter().map(|(t, l)| (t.nanos() / 1_000_000_000, l.as_str())).collect::<Vec<_>>(),
         [
             (61, "Remote Web server [192.168.1.2]:tcp:80 succeed on service."),
             (124, "Timeout connecting server [192.168.1.2]:tcp:80."),
@@ -625,7 +626,7 @@ fn misc_check_exit_codes_and_dynamic_weights() {
     lab.run_until(at(55.0));
     let l = lab.lines();
     assert_eq!(
-        l[2..],
+        l[3..],
         [
             "Misc check for [[192.168.1.2]:tcp:80 VS [10.0.0.1]:tcp:80] by [/bin/check] succeeded.",
             "Changing weight from 5 to 3 for active service [192.168.1.2]:tcp:80 of VS [10.0.0.1]:tcp:80",
@@ -684,11 +685,11 @@ fn misc_check_timeout_and_signals() {
 fn alpha_servers_wait_for_their_first_success() {
     let text = tcp_vs("alpha", "", "TCP_CHECK { warmup 0 }");
     let mut lab = Lab::new(&text, Servers::new(Down::Drop).answer());
-    assert_eq!(lab.lines().len(), 2, "{:?}", lab.lines());
+    assert_eq!(lab.lines().len(), 3, "{:?}", lab.lines());
     assert_eq!(lab.ipvsadm(), format!("{HEADER}TCP  10.0.0.1:80 rr\n"));
     lab.run_until(at(1.0));
     assert_eq!(
-        lab.lines()[2..],
+        lab.lines()[3..],
         [
             "TCP connection to [192.168.1.2]:tcp:80 success.",
             "Adding service [192.168.1.2]:tcp:80 to VS [10.0.0.1]:tcp:80",
@@ -723,7 +724,7 @@ fn alpha_with_a_sorry_server_starts_with_quorum_down() {
     lab.run_until(at(1.0));
     // The failing alpha server logs its failure; the other one brings the quorum up.
     assert_eq!(
-        lab.lines()[5..],
+        lab.lines()[6..],
         [
             "TCP_CHECK on service [192.168.1.2]:tcp:80 failed.",
             "TCP connection to [192.168.1.3]:tcp:80 success.",
@@ -869,7 +870,7 @@ fn lvs_flush_and_lvs_timeouts_at_start() {
 fn real_servers_without_checkers_are_added_and_stay() {
     let text = tcp_vs("", "", "");
     let mut lab = Lab::new(&text, Servers::new(Down::Drop).answer());
-    assert_eq!(lab.lines(), ["Gained quorum 1+0=1 <= 3 for VS [10.0.0.1]:tcp:80"]);
+    assert_eq!(lab.lines(), ["Gained quorum 1+0=1 <= 3 for VS [10.0.0.1]:tcp:80", "Activating BFD healthchecker"]);
     assert_eq!(lab.ck.next_deadline(), None);
     assert_eq!(lab.ipvsadm().matches("Masq").count(), 2);
 }
@@ -922,7 +923,14 @@ virtual_server fwmark 9 {
 }
 ";
     let mut lab = Lab::new(text, Servers::new(Down::Drop).answer());
-    assert_eq!(lab.lines(), ["Gained quorum 1+0=1 <= 3 for VS [VSG]:0", "Gained quorum 1+0=1 <= 1 for VS FWM 9"]);
+    assert_eq!(
+        lab.lines(),
+        [
+            "Gained quorum 1+0=1 <= 3 for VS [VSG]:0",
+            "Gained quorum 1+0=1 <= 1 for VS FWM 9",
+            "Activating BFD healthchecker"
+        ]
+    );
     assert_eq!(
         lab.ipvsadm(),
         format!(
@@ -941,7 +949,11 @@ fn unsupported_parts_are_noted() {
 }
 virtual_server 10.0.0.2 25 {
     protocol TCP
-    real_server 192.168.1.2 25 { SMTP_CHECK { } }
+    quorum_up /bin/up
+    real_server 192.168.1.2 25 {
+        notify_down /bin/down
+        SMTP_CHECK { }
+    }
 }
 ";
     let lab = Lab::new(text, Servers::new(Down::Drop).answer());
@@ -949,6 +961,8 @@ virtual_server 10.0.0.2 25 {
         lab.ck.notes(),
         [
             "VS [10.0.0.1]:sctp:80: SCTP services are not modelled by the lab's IPVS - ignored",
+            "VS [10.0.0.2]:tcp:25: quorum_up/quorum_down scripts are not run",
+            "[192.168.1.2]:tcp:25 of VS [10.0.0.2]:tcp:25: notify_up/notify_down scripts are not run",
             "SMTP_CHECK for [192.168.1.2]:tcp:25 of VS [10.0.0.2]:tcp:25: not run by the lab; the real server follows its other checkers",
         ]
     );
@@ -992,6 +1006,7 @@ mod seeds {
                 "Gained quorum 1+0=1 <= 2 for VS [10.15.62.208]:tcp:19080",
                 "Activating healthchecker for service [10.15.144.71]:tcp:19080 for VS [10.15.62.208]:tcp:19080",
                 "Activating healthchecker for service [10.15.107.74]:tcp:19080 for VS [10.15.62.208]:tcp:19080",
+                "Activating BFD healthchecker",
             ]
         );
     }
@@ -1028,4 +1043,100 @@ mod seeds {
         assert_eq!(table(include_str!("seeds/seed004-nat-master.conf")), HEADER);
         assert_eq!(table(include_str!("seeds/seed004-nat-backup.conf")), HEADER);
     }
+}
+
+/// Seed 000 §8 (7): httpA on 10.15.107.74 is stopped, then restarted (the pages' digests
+/// are those of the fake servers' page). keepalived 2.2 logs per-attempt errors only with
+/// `log_all_failures`, and the failed URL must pass, then every URL, `delay_loop` apart.
+#[test]
+fn seed000_http_server_stopped_and_restarted() {
+    let text = include_str!("seeds/seed000-dr-master.conf")
+        .replace("6c5a188c7350d3dc28893615306286c5", INDEX_MD5)
+        .replace("875ef20a0a68120069b87baaca624f12", INDEX_MD5);
+    let servers = Servers::new(Down::Refuse);
+    let rs = Ipv4Addr::new(10, 15, 107, 74);
+    servers.down(rs, at(30.0), at(120.0));
+    let mut lab = Lab::new(&text, servers.answer());
+    lab.run_until(at(200.0));
+    let mine: Vec<(Instant, String)> = lab.logs.iter().filter(|(_, l)| l.contains("10.15.107.74]")).cloned().collect();
+    let lines: Vec<&str> = mine.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "Activating healthchecker for service [10.15.107.74]:tcp:19080 for VS [10.15.62.208]:tcp:19080",
+            "Remote Web server [10.15.107.74]:tcp:19080 succeed on service.",
+            "HTTP_CHECK on service [10.15.107.74]:tcp:19080 failed after 3 retries.",
+            "Removing service [10.15.107.74]:tcp:19080 from VS [10.15.62.208]:tcp:19080",
+            "MD5 digest success to [10.15.107.74]:tcp:19080 url(/index.html)",
+            "MD5 digest success to [10.15.107.74]:tcp:19080 url(/index.html)",
+            "Remote Web server [10.15.107.74]:tcp:19080 succeed on service.",
+            "Adding service [10.15.107.74]:tcp:19080 to VS [10.15.62.208]:tcp:19080",
+        ]
+    );
+    // Four refused attempts 3 s apart after the last success: removed within 6 + 9 s of
+    // the stop; re-added two delay_loops (6 s) after the restart at the latest.
+    let removed = mine[3].0;
+    assert!(removed > at(30.0) && removed <= at(45.0), "{removed}");
+    let (back, added) = (mine[4].0, mine[7].0);
+    assert!(back >= at(120.0) && back <= at(126.0), "{back}");
+    assert_eq!(added, back + secs(6));
+    assert!(lab.ipvsadm().contains("  -> 10.15.107.74:19080           Route   1"));
+}
+
+/// Reference §5 rs-failure-inhibit: a persistent service keeps a failed server listed at
+/// weight 0 (its persistence templates can still send clients there).
+#[test]
+fn inhibit_with_persistence_keeps_the_failed_server_at_weight_0() {
+    let text = tcp_vs("persistence_timeout 300\n    lb_kind DR", "inhibit_on_failure", "TCP_CHECK { warmup 0 }");
+    let servers = Servers::new(Down::Drop);
+    servers.down(Ipv4Addr::new(192, 168, 1, 3), at(2.0), Instant::MAX);
+    let mut lab = Lab::new(&text, servers.answer());
+    lab.run_until(at(80.0));
+    assert_eq!(
+        lab.ipvsadm(),
+        format!(
+            "{HEADER}TCP  10.0.0.1:80 rr persistent 300\n  -> 192.168.1.2:80               Route   1      0          0         \n  -> 192.168.1.3:80               Route   0      0          0         \n"
+        )
+    );
+    assert!(lab.when("Disabling service [192.168.1.3]:tcp:80 of VS [10.0.0.1]:tcp:80").is_some());
+}
+
+/// An IPVS command that fails is logged as keepalived logs it, and the server keeps its
+/// state (`perform_svr_state` returns early) so the next failure tries again.
+#[test]
+fn ipvs_errors_are_logged_and_leave_the_state_unchanged() {
+    let text = tcp_vs("", "", "TCP_CHECK { warmup 0; retry 0 }");
+    let servers = Servers::new(Down::Refuse);
+    servers.down(Ipv4Addr::new(192, 168, 1, 2), at(2.0), Instant::MAX);
+    let mut lab = Lab::new(&text, servers.answer());
+    lab.run_until(at(30.0));
+    let argv: Vec<String> = "ipvsadm -D -t 10.0.0.1:80".split(' ').map(String::from).collect();
+    assert!(ipvsadm::ipvsadm(&mut lab.ipvs, lab.now, &argv, None).is_ok());
+    lab.run_until(at(61.0));
+    assert_eq!(
+        lab.lines()[lab.lines().len() - 3..],
+        [
+            "TCP_CHECK on service [192.168.1.2]:tcp:80 failed.",
+            "Removing service [192.168.1.2]:tcp:80 from VS [10.0.0.1]:tcp:80",
+            "IPVS cmd IP_VS_SO_SET_DELDEST(1160) error: Service not defined(3) (10.0.0.1:tcp:80 -> 192.168.1.2:80)",
+        ]
+    );
+    let s = lab.status("[192.168.1.2]:tcp:80");
+    assert!(s.up && s.failed_checkers == 0);
+    lab.run_until(at(121.0));
+    assert_eq!(lab.lines().iter().filter(|l| l.starts_with("IPVS cmd")).count(), 2);
+}
+
+#[test]
+fn a_configuration_without_virtual_servers_runs_no_checker_process() {
+    let mut ipvs = Ipvs::new(rng::stream(1, "ipvs"));
+    let argv: Vec<String> = "ipvsadm -A -t 1.1.1.1:1".split(' ').map(String::from).collect();
+    assert!(ipvsadm::ipvsadm(&mut ipvs, Instant::ZERO, &argv, None).is_ok());
+    let text =
+        "global_defs {\n lvs_flush\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n}\n";
+    let mut ck = Checkers::new(&cfg(text), Instant::ZERO, &mut ipvs, rng::stream(1, "c"), &[]);
+    assert!(ck.drain_logs().is_empty());
+    assert_eq!((ck.next_deadline(), ipvs.services(Instant::ZERO).len()), (None, 1));
+    ck.stop(Instant::ZERO, &mut ipvs);
+    assert_eq!(ipvs.services(Instant::ZERO).len(), 1);
 }
