@@ -11,8 +11,9 @@
 //! The machine runs the probes with its own stack: when a checker is due,
 //! [`Checkers::on_timer`] hands a [`Probe`] to the [`Prober`]; the machine reports how it
 //! ended with [`Checkers::on_result`] (a timed-out probe is reported at `start + timeout`).
-//! Results change IPVS through `ipwrapper.c`'s rules ([`ipvs_sync`]) and produce
-//! keepalived's log lines ([`Checkers::drain_logs`], 2.2.x wording).
+//! Results change IPVS through `ipwrapper.c`'s rules (`ipvs_sync`) and produce
+//! keepalived's log lines ([`Checkers::drain_logs`]). At one instant, a machine should
+//! deliver results before running timers (as the test harness does).
 //!
 //! ```text
 //! let mut ck = Checkers::new(&parsed.config, now, &mut ipvs, rng::stream(seed, "check:dir1"), &local_addrs);
@@ -38,12 +39,23 @@
 //!   `max(delay_before_retry, delay_loop)`, and when it passes all URLs must pass again,
 //!   `delay_loop` apart (at once with `fast_recovery`).
 //!
+//! # Version
+//! Log wording is keepalived 2.2.4+'s (Ubuntu 22.04), which later 2.x keep. Deltas for
+//! older releases, not reproduced: 2.0.0-2.2.3 wrote `Removing service X to VS Y` (every
+//! verb with "to"); before 2.1 HTTP successes read `HTTP status code success to X url(1).`
+//! (URL number, trailing period); 1.x formatted servers as `[IP]:port`, wrote
+//! `Activating healthchecker for service [IP]:port`, `Check on service X failed after N
+//! retry.`, and logged per-attempt errors (`Error connecting server X.`, seed 000) without
+//! `log_all_failures`; their retry counting differs too.
+//!
 //! # Not modelled (documented deviations)
 //! - Notify scripts (`notify_up`/`notify_down`, `quorum_up`/`quorum_down`), the notify FIFO,
 //!   SMTP alerts and SNMP traps: keepalived 2.2 logs nothing for them.
 //! - SMTP_CHECK and DNS_CHECK are activated but never probe (their real server follows its
 //!   other checkers); FILE_CHECK and BFD_CHECK are ignored; SCTP and IPv6 virtual servers
 //!   are not added ([`Checkers::notes`] lists what a configuration loses).
+//! - `ha_suspend` on a `virtual_server group` never activates (as in keepalived, whose
+//!   `addr_matches` does not look at groups).
 //! - Reload (SIGHUP), `s_svr_duplicates_rs`, track files, the `regex` of HTTP urls, the
 //!   checker's SO_MARK, and a checker's destination port taken from the real server as
 //!   written (keepalived copies it before `validate_check_config` fixes the port; the final
