@@ -3,6 +3,7 @@
 
 mod bench;
 mod check;
+mod netns;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ enum Cmd {
     /// Measure the simulator's speed.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Run scenarios on real Linux kernels in network namespaces; diff against the simulator.
+    #[command(subcommand)]
+    Netns(netns::NetnsCmd),
 }
 
 /// A failure with the exit status it deserves.
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Cmd::Show { scenario } => show(&scenario),
         Cmd::Check(a) => check::check(a),
         Cmd::Bench(b) => bench::bench(b),
+        Cmd::Netns(c) => netns::netns(c),
     };
     match r {
         Ok(code) => ExitCode::from(code),
