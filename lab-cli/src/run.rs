@@ -8,7 +8,7 @@ use sim_core::trace;
 use std::fmt::Write;
 
 /// The scenario `lvs-lab run` runs when given none.
-pub const DEFAULT_SCENARIO: &str = "routed";
+pub const DEFAULT_SCENARIO: &str = "dr-basic";
 
 #[derive(Args)]
 pub struct RunArgs {

@@ -1,61 +1,379 @@
-//! The director parts of a machine: IPVS (loaded by `ipvsadm` or `modprobe
-//! ip_vs`) and keepalived. Integration in progress.
+//! The director parts of a machine. IPVS loads on first use (`ipvsadm`, `modprobe
+//! ip_vs`, a `/proc/sys/net/ipv4/vs` write, keepalived's virtual servers) and then
+//! sits at the stack's LOCAL_IN, FORWARD and LOCAL_OUT hooks. keepalived starts
+//! with `systemctl start keepalived` or `keepalived [-f FILE]`, reads the machine's
+//! config file and runs VRRP; its actions (adverts, VIPs, gratuitous ARPs,
+//! multicast membership) are carried out on the machine's stack.
 
 use super::Machine;
+use crate::director::ipvs::Ipvs;
+use crate::director::ipvsadm;
+use crate::director::keepalived::{self, KeepalivedConfig, MemFiles, ParseOptions};
+use crate::director::vrrp::{IfaceInfo, Options, ScriptEnv, Vrrp, VrrpAction};
 use crate::node::{CmdError, Outbox};
 use crate::report::{IpvsReport, VrrpReport};
+use crate::rng;
 use crate::shell::ServiceAction;
 use crate::stack::hooks::Hooked;
+use crate::stack::iface::{IfAddr, IfKind, Iface, Scope};
+use crate::stack::{Hk, Stack};
 use crate::time::Instant;
+use crate::wire::ETH_HLEN;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
+/// The default keepalived configuration file.
+pub const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
+/// IP protocol number of VRRP.
+const IPPROTO_VRRP: u8 = 112;
+
+/// A running keepalived.
+pub struct Keepalived {
+    pub config: KeepalivedConfig,
+    pub vrrp: Option<Vrrp>,
+}
+
+/// IPVS and keepalived on a machine, when loaded.
 #[derive(Default)]
-pub struct DirectorState {}
+pub struct DirectorState {
+    pub ipvs: Option<Box<Ipvs>>,
+    pub keepalived: Option<Keepalived>,
+    /// Interface state changes waiting to be told to keepalived.
+    pending_links: Vec<(String, bool)>,
+}
 
 impl DirectorState {
+    /// IPVS as the stack's hooked module.
     pub fn hooked(&mut self) -> Option<&mut dyn Hooked> {
-        None
+        self.ipvs.as_deref_mut().map(|i| i as &mut dyn Hooked)
     }
+
     pub fn next_deadline(&self) -> Option<Instant> {
-        None
+        let vrrp = self.keepalived.as_ref().and_then(|k| k.vrrp.as_ref()).and_then(Vrrp::next_deadline);
+        [self.ipvs.as_ref().and_then(|i| i.next_deadline()), vrrp].into_iter().flatten().min()
     }
-    pub fn link_changed(&mut self, _dev: &str, _up: bool) {}
-    pub fn ipvs_report(&self, _now: Instant) -> Option<IpvsReport> {
-        None
+
+    /// A device went up or down; keepalived learns it at the next timer.
+    pub fn link_changed(&mut self, dev: &str, up: bool) {
+        if self.keepalived.is_some() {
+            self.pending_links.push((dev.to_string(), up));
+        }
     }
+
+    pub fn ipvs_report(&self, now: Instant) -> Option<IpvsReport> {
+        self.ipvs.as_ref().map(|i| i.report(now))
+    }
+
     pub fn vrrp_report(&self) -> Vec<VrrpReport> {
-        vec![]
+        self.keepalived.as_ref().and_then(|k| k.vrrp.as_ref()).map(Vrrp::report).unwrap_or_default()
+    }
+}
+
+/// What a `vrrp_script` returns on this machine: the scenario's `script_results`
+/// first, then the usual process checks (`killall -0 NAME`, `pidof NAME`, `pgrep
+/// NAME`, `systemctl is-active NAME`) answered from the machine's apps.
+struct Scripts<'a> {
+    results: &'a BTreeMap<String, i32>,
+    running: BTreeMap<String, bool>,
+    unknown: Vec<String>,
+}
+
+impl ScriptEnv for Scripts<'_> {
+    fn run(&mut self, _now: Instant, script: &str) -> i32 {
+        if let Some(&r) = self.results.get(script.trim()) {
+            return r;
+        }
+        let words: Vec<&str> = script.split_whitespace().collect();
+        let prog = words.first().map(|w| w.rsplit('/').next().unwrap_or(w)).unwrap_or_default();
+        let target = match (prog, words.as_slice()) {
+            ("killall", [_, "-0", name]) | ("pidof", [_, name]) | ("pgrep", [_, name]) => Some(*name),
+            ("systemctl", [_, "is-active", name]) => Some(*name),
+            _ => None,
+        };
+        match target {
+            Some(name) => i32::from(!self.running.get(name.trim_end_matches(".service")).copied().unwrap_or(false)),
+            None => {
+                self.unknown.push(script.to_string());
+                0
+            }
+        }
     }
 }
 
 impl Machine {
-    pub(super) fn ipvsadm(&mut self, _now: Instant, _argv: &[String], _out: &mut Outbox) -> Result<String, CmdError> {
-        Err(CmdError::with_status("ipvsadm: not yet available", 1))
+    /// Loads ip_vs (as `modprobe ip_vs` would).
+    pub(super) fn ensure_ipvs(&mut self) {
+        if self.director.ipvs.is_none() {
+            let seed = self.random();
+            self.director.ipvs = Some(Box::new(Ipvs::new(rng::stream(seed, &format!("ipvs:{}", self.name)))));
+        }
     }
-    pub(super) fn keepalived_cmd(
-        &mut self,
-        _now: Instant,
-        _argv: &[String],
-        _out: &mut Outbox,
-    ) -> Result<String, CmdError> {
-        Err(CmdError::with_status("keepalived: not yet available", 1))
+
+    pub(super) fn ipvsadm(&mut self, now: Instant, argv: &[String], _out: &mut Outbox) -> Result<String, CmdError> {
+        self.ensure_ipvs();
+        let ipvs = self.director.ipvs.as_deref_mut().expect("loaded");
+        // The shell passes the arguments; ipvsadm wants its name as argv[0].
+        let full: Vec<String> = std::iter::once("ipvsadm".to_string()).chain(argv.iter().cloned()).collect();
+        ipvsadm::ipvsadm(ipvs, now, &full, None)
     }
-    pub(super) fn keepalived_service(
-        &mut self,
-        _now: Instant,
-        _a: ServiceAction,
-        _out: &mut Outbox,
-    ) -> Result<String, CmdError> {
-        Err(CmdError::with_status("keepalived: not yet available", 1))
-    }
-    pub(super) fn ensure_ipvs(&mut self) {}
+
     pub(super) fn ipvs_sysctl_get(&self, k: &str) -> Result<String, String> {
-        Err(format!("sysctl: cannot stat /proc/sys/{}: No such file or directory", k.replace('.', "/")))
+        let missing = || format!("sysctl: cannot stat /proc/sys/{}: No such file or directory", k.replace('.', "/"));
+        self.director.ipvs.as_ref().and_then(|i| i.sysctl.get(k)).ok_or_else(missing)
     }
-    pub(super) fn ipvs_sysctl_set(&mut self, k: &str, _v: &str) -> Result<(), String> {
-        Err(format!("sysctl: cannot stat /proc/sys/{}: No such file or directory", k.replace('.', "/")))
+
+    pub(super) fn ipvs_sysctl_set(&mut self, k: &str, v: &str) -> Result<(), String> {
+        match self.director.ipvs.as_deref_mut() {
+            Some(i) => i.sysctl.set(k, v),
+            None => Err(format!("sysctl: cannot stat /proc/sys/{}: No such file or directory (ip_vs is not loaded)", k.replace('.', "/"))),
+        }
     }
-    pub(super) fn director_pump(&mut self, _now: Instant, _out: &mut Outbox) -> bool {
-        false
+
+    /// `keepalived [-f FILE] [-D] ...`: starts the daemon (it forks into the background).
+    pub(super) fn keepalived_cmd(&mut self, now: Instant, argv: &[String], out: &mut Outbox) -> Result<String, CmdError> {
+        let mut file = KEEPALIVED_CONF.to_string();
+        let mut test = false;
+        let mut it = argv.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "-f" | "--use-file" => file = it.next().cloned().ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'f'"))?,
+                s if s.starts_with("--use-file=") => file = s["--use-file=".len()..].to_string(),
+                "-t" | "--config-test" => test = true,
+                "-D" | "--log-detail" | "-S" | "-l" | "--log-console" | "-n" | "--dont-fork" | "-P" | "--vrrp" | "-C" | "--check" => {}
+                other => return Err(CmdError::usage(format!("keepalived: unrecognized option '{other}'"))),
+            }
+        }
+        if test {
+            let src = self.keepalived_files();
+            let (code, lines) = keepalived::check_config_with(&src, &file, &self.keepalived_parse_options());
+            let text = lines.join("\n");
+            return if code == 0 { Ok(text) } else { Err(CmdError::with_status(text, code)) };
+        }
+        self.start_keepalived(now, &file, out)
     }
-    pub(super) fn director_timer(&mut self, _now: Instant, _out: &mut Outbox) {}
+
+    pub(super) fn keepalived_service(&mut self, now: Instant, action: ServiceAction, out: &mut Outbox) -> Result<String, CmdError> {
+        match action {
+            ServiceAction::Start => {
+                if self.director.keepalived.is_some() {
+                    return Ok(String::new());
+                }
+                self.start_keepalived(now, KEEPALIVED_CONF, out)
+            }
+            ServiceAction::Stop => {
+                self.stop_keepalived(now, out);
+                Ok(String::new())
+            }
+            ServiceAction::Restart | ServiceAction::Reload => {
+                self.stop_keepalived(now, out);
+                self.start_keepalived(now, KEEPALIVED_CONF, out)
+            }
+            ServiceAction::Status => {
+                let st = if self.director.keepalived.is_some() { "active (running)" } else { "inactive (dead)" };
+                Ok(format!("● keepalived.service - LVS and VRRP High Availability Monitor\n   Active: {st}\n"))
+            }
+            ServiceAction::Enable | ServiceAction::Disable => Ok(String::new()),
+        }
+    }
+
+    fn keepalived_files(&self) -> MemFiles {
+        let mut src = MemFiles::new();
+        for (p, t) in &self.files {
+            src.add(p, t.as_bytes().to_vec());
+        }
+        src
+    }
+
+    fn keepalived_parse_options(&self) -> ParseOptions {
+        let names = self.stack.ifaces.iter().map(|i| i.name.clone()).collect();
+        ParseOptions { interfaces: Some(names), config_id: Some(self.name.clone()), ..ParseOptions::default() }
+    }
+
+    /// keepalived's start-up: parse (warnings go to the trace, fatal errors fail
+    /// the command), then the VRRP process.
+    fn start_keepalived(&mut self, now: Instant, file: &str, out: &mut Outbox) -> Result<String, CmdError> {
+        if self.director.keepalived.is_some() {
+            return Err(CmdError::with_status("keepalived is already running", 1));
+        }
+        if !self.files.contains_key(file) {
+            return Err(CmdError::with_status(format!("Configuration file '{file}' is not a regular non-executable file"), 1));
+        }
+        let src = self.keepalived_files();
+        let parsed = keepalived::parse(&src, file, &self.keepalived_parse_options()).map_err(|e| {
+            let lines: Vec<String> = e.diagnostics.iter().map(|d| d.text()).collect();
+            CmdError::with_status(format!("keepalived: {}", lines.join("\n")), e.exit_code)
+        })?;
+        for line in parsed.messages() {
+            out.note("-", "keepalived", || line);
+        }
+        let config = parsed.config;
+        if !config.virtual_servers.is_empty() {
+            self.ensure_ipvs();
+        }
+        let vrrp = (!config.instances.is_empty()).then(|| {
+            let ifaces: Vec<IfaceInfo> = self
+                .stack
+                .ifaces
+                .iter()
+                .filter(|i| i.kind != IfKind::Loopback)
+                .map(|i| IfaceInfo { name: i.name.clone(), mac: i.mac, addr: i.select_addr(None, Scope::Global), up: i.running() })
+                .collect();
+            Vrrp::new(&config, &ifaces, Options::default(), now)
+        });
+        self.stack.raw_protocols.insert(IPPROTO_VRRP);
+        self.director.keepalived = Some(Keepalived { config, vrrp });
+        out.note("-", "keepalived", || "Starting Keepalived".into());
+        self.director_timer(now, out);
+        Ok(String::new())
+    }
+
+    /// Stopping keepalived: VRRP resigns (priority-0 adverts) and removes its
+    /// VIPs (reference §2.11).
+    fn stop_keepalived(&mut self, now: Instant, out: &mut Outbox) {
+        let Some(mut k) = self.director.keepalived.take() else { return };
+        if let Some(v) = k.vrrp.as_mut() {
+            v.stop(now);
+            let actions = v.drain_actions();
+            self.apply_vrrp(now, actions, out);
+        }
+        self.stack.raw_protocols.remove(&IPPROTO_VRRP);
+        out.note("-", "keepalived", || "Stopping Keepalived".into());
+    }
+
+    /// Feeds received VRRP packets to keepalived; true if any were handled.
+    pub(super) fn director_pump(&mut self, now: Instant, out: &mut Outbox) -> bool {
+        if self.stack.raw_rx.is_empty() {
+            return false;
+        }
+        let packets: Vec<_> = self.stack.raw_rx.drain(..).collect();
+        let Some(vrrp) = self.director.keepalived.as_mut().and_then(|k| k.vrrp.as_mut()) else { return false };
+        for p in &packets {
+            vrrp.on_packet(now, &p.dev, &p.packet);
+        }
+        let actions = vrrp.drain_actions();
+        self.apply_vrrp(now, actions, out);
+        true
+    }
+
+    /// IPVS and keepalived timers that are due.
+    pub(super) fn director_timer(&mut self, now: Instant, out: &mut Outbox) {
+        if let Some(ipvs) = self.director.ipvs.as_deref_mut()
+            && ipvs.next_deadline().is_some_and(|t| t <= now)
+        {
+            ipvs.on_timer(now, out);
+        }
+        let links = std::mem::take(&mut self.director.pending_links);
+        let running: BTreeMap<String, bool> = self.apps.iter().map(|a| (a.spec.name().to_string(), a.running)).collect();
+        let Some(vrrp) = self.director.keepalived.as_mut().and_then(|k| k.vrrp.as_mut()) else { return };
+        for (dev, up) in links {
+            vrrp.set_interface(now, &dev, up);
+        }
+        let mut scripts = Scripts { results: &self.script_results, running, unknown: vec![] };
+        if vrrp.next_deadline().is_some_and(|t| t <= now) {
+            vrrp.on_timer(now, &mut scripts);
+        }
+        for s in scripts.unknown {
+            out.note("-", "keepalived", || format!("vrrp_script `{s}` is not modelled: assumed to exit 0 (set script_results in the scenario)"));
+        }
+        let actions = vrrp.drain_actions();
+        self.apply_vrrp(now, actions, out);
+    }
+
+    /// Carries out what keepalived's VRRP process asked for.
+    fn apply_vrrp(&mut self, now: Instant, actions: Vec<VrrpAction>, out: &mut Outbox) {
+        for a in actions {
+            match a {
+                VrrpAction::Send { dev, packet } => {
+                    let mut frame = vec![0u8; ETH_HLEN];
+                    frame[12..14].copy_from_slice(&crate::wire::ETHERTYPE_IPV4.to_be_bytes());
+                    frame.extend_from_slice(&packet);
+                    let (mut hk, stack) = split(self);
+                    if let Err(e) = stack.raw_output(now, &dev, frame, &mut hk, out) {
+                        out.note(&dev, "vrrp", || format!("advert not sent: {e:?}"));
+                    }
+                }
+                VrrpAction::AddVip { dev, addr, prefix, label } => {
+                    let Some(d) = self.stack.dev_by_name(&dev) else { continue };
+                    let label = label.unwrap_or_else(|| self.stack.ifaces[d].name.clone());
+                    let a = IfAddr { addr, prefix, label, scope: Scope::Global, broadcast: None, secondary: false };
+                    if self.stack.add_addr(d, a).is_ok() {
+                        out.note(&dev, "vrrp", || format!("VIP {addr}/{prefix} added"));
+                    }
+                }
+                VrrpAction::DelVip { dev, addr, prefix } => {
+                    let Some(d) = self.stack.dev_by_name(&dev) else { continue };
+                    if self.stack.del_addr(d, addr, Some(prefix)).is_ok() {
+                        out.note(&dev, "vrrp", || format!("VIP {addr}/{prefix} removed"));
+                    }
+                }
+                VrrpAction::BlockVip { addr, block } => {
+                    if block {
+                        self.stack.blocked.insert(addr);
+                    } else {
+                        self.stack.blocked.remove(&addr);
+                    }
+                }
+                VrrpAction::Garp { dev, vip, frame, .. } => {
+                    let Some(port) = self.stack.dev_by_name(&dev).and_then(|d| self.stack.ifaces[d].port) else { continue };
+                    if self.stack.ifaces.iter().any(|i| i.port == Some(port) && i.running()) {
+                        out.send_with(port, frame, || format!("keepalived gratuitous ARP for {vip}"));
+                    }
+                }
+                VrrpAction::JoinGroup { dev, group } => {
+                    if let Some(d) = self.stack.dev_by_name(&dev) {
+                        self.stack.mcast.insert((d, group));
+                    }
+                }
+                VrrpAction::LeaveGroup { dev, group } => {
+                    if let Some(d) = self.stack.dev_by_name(&dev) {
+                        self.stack.mcast.remove(&(d, group));
+                    }
+                }
+                VrrpAction::Log(line) => out.note("-", "vrrp", || line),
+                VrrpAction::StateChange { .. } => {}
+                VrrpAction::Notify { name, state, script } => {
+                    out.note("-", "vrrp", || format!("notify {state} for {name}: `{script}` (scripts are not run)"));
+                }
+                VrrpAction::Vmac { dev, name, mac, up } => {
+                    let Some(base) = self.stack.dev_by_name(&dev) else { continue };
+                    let port = self.stack.ifaces[base].port;
+                    match (up, self.stack.dev_by_name(&name)) {
+                        (true, None) => {
+                            let index = self.stack.ifaces.iter().map(|i| i.index).max().unwrap_or(1) + 1;
+                            let mut i = Iface::new(index, &name, IfKind::Ether, mac, None);
+                            i.vmac_of = port;
+                            self.stack.ifaces.push(i);
+                            self.stack.sysctl.add_dev(&name);
+                        }
+                        (false, Some(p)) => {
+                            self.stack.ifaces.remove(p);
+                            self.stack.rebuild_kernel_routes();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The machine's hooked module and stack, borrowed together.
+fn split(m: &mut Machine) -> (Hk<'_>, &mut Stack) {
+    let Machine { stack, director, .. } = m;
+    (Hk(director.hooked()), stack)
+}
+
+/// Sends a keepalived advert: the filter OUTPUT chain applies (so `iptables -I
+/// OUTPUT -p vrrp -j DROP` silences it), multicast leaves `dev` directly.
+impl Stack {
+    pub fn raw_output(&mut self, now: Instant, dev: &str, frame: Vec<u8>, hk: &mut Hk, out: &mut Outbox) -> Result<(), crate::stack::SendError> {
+        let dst = Ipv4Addr::new(frame[ETH_HLEN + 16], frame[ETH_HLEN + 17], frame[ETH_HLEN + 18], frame[ETH_HLEN + 19]);
+        if !dst.is_multicast() {
+            return self.ip_output(now, frame, Some("VRRP advert (unicast peer)".into()), hk, out);
+        }
+        let d = self.dev_by_name(dev).ok_or(crate::stack::SendError::NetUnreach)?;
+        self.output_filter(&frame, Some(d), out)?;
+        self.xmit_direct(d, crate::wire::MacAddr::ipv4_multicast(dst), frame, Some("VRRP advert".into()), out);
+        Ok(())
+    }
 }

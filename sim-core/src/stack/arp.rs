@@ -164,7 +164,7 @@ impl Stack {
         if iface.noarp || !iface.running() {
             return;
         }
-        let Some(port) = iface.port else { return };
+        let Some(port) = iface.tx_port() else { return };
         out.send(port, arp.frame(eth_dst, iface.mac));
     }
 
@@ -198,7 +198,7 @@ impl Stack {
         if iface.noarp || !iface.running() {
             return;
         }
-        let Some(port) = iface.port else { return };
+        let Some(port) = iface.tx_port() else { return };
         let unicast = to.is_some();
         out.send_with(port, req.frame(to.unwrap_or(MacAddr::BROADCAST), mac), || {
             let how = if unicast { "unicast probe" } else { "resolving" };

@@ -81,6 +81,8 @@ pub struct Iface {
     pub addrs: Vec<IfAddr>,
     /// The node port this device transmits on (`None` for lo and tunnels).
     pub port: Option<PortId>,
+    /// A macvlan (keepalived's `use_vmac`) riding on another device's port.
+    pub vmac_of: Option<PortId>,
 }
 
 /// Why an address operation failed, in iproute2's words.
@@ -122,7 +124,13 @@ impl Iface {
             noarp,
             addrs: Vec::new(),
             port,
+            vmac_of: None,
         }
+    }
+
+    /// The port frames from this device leave by (its own, or its base device's).
+    pub fn tx_port(&self) -> Option<PortId> {
+        self.port.or(self.vmac_of)
     }
 
     /// Usable for traffic: administratively up with carrier.

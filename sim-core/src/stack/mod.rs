@@ -113,6 +113,8 @@ pub struct Stack {
     /// IP protocols with a raw socket open (VRRP 112), and what they received.
     pub raw_protocols: BTreeSet<u8>,
     pub raw_rx: VecDeque<RawPacket>,
+    /// Addresses keepalived firewalls in strict mode without `accept`.
+    pub blocked: BTreeSet<Ipv4Addr>,
     /// Multicast groups joined per device position.
     pub mcast: BTreeSet<(usize, Ipv4Addr)>,
     /// Learned path MTUs (`ip_rt_update_pmtu`), expiring after `mtu_expires`.
@@ -157,6 +159,7 @@ impl Stack {
             echo_replies: VecDeque::new(),
             raw_protocols: BTreeSet::new(),
             raw_rx: VecDeque::new(),
+            blocked: BTreeSet::new(),
             mcast: BTreeSet::new(),
             pmtu: BTreeMap::new(),
             icmp_peers: BTreeMap::new(),
@@ -190,6 +193,12 @@ impl Stack {
 
     fn port_dev(&self, port: PortId) -> Option<usize> {
         self.ifaces.iter().position(|i| i.port == Some(port))
+    }
+
+    /// The device a frame to `dst` arriving on `port` belongs to: a macvlan on the
+    /// port whose MAC it is, else the port's own device.
+    fn rx_dev(&self, port: PortId, dst: MacAddr) -> Option<usize> {
+        self.ifaces.iter().position(|i| i.vmac_of == Some(port) && i.mac == dst).or_else(|| self.port_dev(port))
     }
 
     /// RTN_LOCAL: `a` is one of this machine's addresses (weak host model: on
@@ -371,16 +380,16 @@ impl Stack {
     /// A frame arrived on `port`.
     pub fn receive(&mut self, now: Instant, port: PortId, frame: &[u8], hk: &mut Hk, out: &mut Outbox) {
         self.now = now;
-        let Some(dev) = self.port_dev(port) else {
+        let eth = match Eth::parse(frame) {
+            Ok(e) => e,
+            Err(e) => return out.drop_rx(|| e.to_string()),
+        };
+        let Some(dev) = self.rx_dev(port, eth.dst) else {
             return out.drop_rx(|| "no device on this port".into());
         };
         if !self.ifaces[dev].up {
             return out.drop_rx(|| format!("{} is down", self.ifaces[dev].name));
         }
-        let eth = match Eth::parse(frame) {
-            Ok(e) => e,
-            Err(e) => return out.drop_rx(|| e.to_string()),
-        };
         let mac = self.ifaces[dev].mac;
         let pkt_type = if eth.dst == mac {
             PktType::Host
@@ -564,6 +573,12 @@ impl Stack {
         hk: &mut Hk,
         out: &mut Outbox,
     ) {
+        if !self.blocked.is_empty() {
+            let dst = Ipv4Addr::new(frame[ETH_HLEN + 16], frame[ETH_HLEN + 17], frame[ETH_HLEN + 18], frame[ETH_HLEN + 19]);
+            if self.blocked.contains(&dst) {
+                return self.note_drop(dev, pkt_type, out, format!("keepalived strict mode blocks {dst} (no `accept`)"));
+            }
+        }
         if !self.nf.quiet() {
             let ip = Ipv4::trusted(&frame[ETH_HLEN..]).expect("validated by ip_rcv");
             let info = PktInfo::of(&ip, Some(&self.ifaces[dev].name), None);
@@ -756,20 +771,11 @@ impl Stack {
             self.apply_verdict(now, v, frame, None, hk, out);
             return Ok(());
         }
-        if !self.nf.quiet() {
-            let out_name = match &r {
-                Some(r) => self.ifaces[r.dev].name.clone(),
-                None => self.mcast_dev().map(|d| self.ifaces[d].name.clone()).unwrap_or_default(),
-            };
-            let ip = Ipv4::trusted(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
-            let info = PktInfo::of(&ip, None, Some(&out_name));
-            if let v @ (NfVerdict::Drop(_) | NfVerdict::Reject(_)) = self.nf.filter(netfilter::Chain::Output, &info) {
-                let rule = v.describe();
-                let s = crate::wire::summary::ipv4(&frame[ETH_HLEN..]);
-                out.note(&out_name, "drop", || format!("{s} [iptables OUTPUT: {rule}]"));
-                return Err(SendError::Filtered);
-            }
-        }
+        let filter_dev = match &r {
+            Some(r) => Some(r.dev),
+            None => self.mcast_dev(),
+        };
+        self.output_filter(&frame, filter_dev, out)?;
         let Some(r) = r else {
             // Multicast (VRRP): straight out of the device the sender chose.
             let Some(d) = self.mcast_dev() else { return Err(SendError::NetUnreach) };
@@ -797,6 +803,23 @@ impl Stack {
         Ok(())
     }
 
+    /// The filter OUTPUT chain for a locally generated packet leaving by `dev`.
+    pub fn output_filter(&mut self, frame: &[u8], dev: Option<usize>, out: &mut Outbox) -> Result<(), SendError> {
+        if self.nf.quiet() {
+            return Ok(());
+        }
+        let out_name = dev.map(|d| self.ifaces[d].name.clone()).unwrap_or_default();
+        let ip = Ipv4::trusted(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
+        let info = PktInfo::of(&ip, None, Some(&out_name));
+        if let v @ (NfVerdict::Drop(_) | NfVerdict::Reject(_)) = self.nf.filter(netfilter::Chain::Output, &info) {
+            let rule = v.describe();
+            let s = crate::wire::summary::ipv4(&frame[ETH_HLEN..]);
+            out.note(&out_name, "drop", || format!("{s} [iptables OUTPUT: {rule}]"));
+            return Err(SendError::Filtered);
+        }
+        Ok(())
+    }
+
     /// The device multicast leaves by: the first Ethernet device that is up.
     fn mcast_dev(&self) -> Option<usize> {
         self.ifaces.iter().position(|i| i.kind == IfKind::Ether && i.up)
@@ -812,7 +835,7 @@ impl Stack {
         out: &mut Outbox,
     ) {
         let i = &self.ifaces[dev];
-        let Some(port) = i.port else { return };
+        let Some(port) = i.tx_port() else { return };
         if !i.running() {
             return;
         }
@@ -839,7 +862,7 @@ impl Stack {
             self.backlog.push_back((dev, frame));
             return;
         }
-        if iface.port.is_none() || !iface.running() {
+        if iface.tx_port().is_none() || !iface.running() {
             let n = iface.name.clone();
             out.note(&n, "drop", || format!("{n} cannot transmit (down or no carrier)"));
             return;
@@ -866,7 +889,7 @@ impl Stack {
     ) {
         let Some(d) = self.dev_pos(dev) else { return };
         let i = &self.ifaces[d];
-        let Some(port) = i.port else { return };
+        let Some(port) = i.tx_port() else { return };
         set_eth(&mut frame, mac, i.mac, ETHERTYPE_IPV4);
         match cause {
             Some(c) => out.send_with(port, frame, || c),
