@@ -164,8 +164,17 @@ fn fail(e: impl std::fmt::Display) -> Fail {
     Fail { code: 1, message: e.to_string() }
 }
 
-/// Runs `sc` on real kernels.
+/// Runs `sc` on real kernels. Everything made for the run is removed before this
+/// returns, whatever happens; after Ctrl-C the result is exit status 130.
 pub fn run(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
+    let r = run_inner(sc, opts);
+    if sys::interrupted() {
+        return Err(Fail { code: 130, message: "interrupted: the run's namespaces are removed".into() });
+    }
+    r
+}
+
+fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
     topo::preflight().map_err(Fail::input)?;
     for m in &opts.model {
         if !sc.machines.iter().any(|x| &x.name == m) {

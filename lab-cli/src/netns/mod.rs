@@ -3,6 +3,7 @@
 //! differential against the simulator. See `docs/netns.md`.
 
 mod agent;
+pub mod bench;
 mod diff;
 mod harness;
 mod realenv;

@@ -171,6 +171,14 @@ impl Topo {
         Ok(())
     }
 
+    /// A veth pair straight between two namespaces, both ends up (for benchmarks).
+    pub fn add_pair(&mut self, a: &str, an: &str, amac: &str, b: &str, bn: &str, bmac: &str) -> Result<(), String> {
+        must(&["ip", "-n", a, "link", "add", an, "address", amac, "type", "veth", "peer", "name", bn, "netns", b])?;
+        must(&["ip", "-n", b, "link", "set", bn, "address", bmac, "up"])?;
+        must(&["ip", "-n", a, "link", "set", an, "up"])?;
+        Ok(())
+    }
+
     /// Plugs (`up`) or pulls the cable of host `h`'s NIC `n`: its bridge port goes
     /// up or down, so the NIC keeps its configuration and sees the carrier change.
     pub fn set_cable(&self, h: usize, n: usize, seg: usize, up: bool) -> Result<(), String> {
