@@ -92,7 +92,9 @@ fn main() -> ExitCode {
 /// `keepalived -t`: prints what keepalived prints and exits with its status.
 fn keepalived_test(test: bool, file: Option<String>) -> Result<u8, Fail> {
     if !test {
-        return Err(Fail::input("only `keepalived -t [-f] FILE` (configuration test) is available here; run keepalived inside a scenario"));
+        return Err(Fail::input(
+            "only `keepalived -t [-f] FILE` (configuration test) is available here; run keepalived inside a scenario",
+        ));
     }
     let path = file.unwrap_or_else(|| "/etc/keepalived/keepalived.conf".to_string());
     let (code, lines) = sim_core::director::keepalived::check_config(&path);

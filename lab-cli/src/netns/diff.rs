@@ -7,7 +7,9 @@
 //!   multiset per client where a director schedules;
 //! - the final neighbour entries for the requests' destinations (the VIPs) on every
 //!   host: same link-layer address, both usable or both not;
-//! - VRRP states, per host and instance.
+//! - VRRP states, per host and instance;
+//! - the main routing table of every host (destination, gateway, device, scope,
+//!   preferred source).
 
 use sim_core::report::{NeighEntry, Outcome, Report, RequestRecord};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,6 +106,21 @@ pub fn compare(sim: &Report, real: &Report) -> Vec<String> {
                     show(b.as_ref())
                 ));
             }
+        }
+        let routes = |h: &sim_core::report::NodeReport| -> BTreeSet<String> {
+            h.routes
+                .iter()
+                .map(|r| {
+                    let via = r.via.as_deref().map(|v| format!(" via {v}")).unwrap_or_default();
+                    let src = r.src.as_deref().map(|v| format!(" src {v}")).unwrap_or_default();
+                    format!("{}{via} dev {} scope {}{src}", r.dst, r.dev, r.scope)
+                })
+                .collect()
+        };
+        let (a, b) = (routes(hs), routes(hr));
+        if let Some(x) = a.symmetric_difference(&b).next() {
+            let w = if a.contains(x) { "only sim" } else { "only the kernel" };
+            d.push(format!("{host}: route `{x}`: {w} has it"));
         }
         let vrrp = |h: &sim_core::report::NodeReport| -> BTreeMap<String, String> {
             h.vrrp.iter().map(|v| (v.instance.clone(), v.state.clone())).collect()

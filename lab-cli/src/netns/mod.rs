@@ -189,7 +189,7 @@ fn diff(a: DiffArgs) -> Result<u8, Fail> {
     match d.first() {
         None => {
             println!(
-                "{}: sim and kernel agree ({n} request{}, neighbour entries for the VIPs, VRRP states; model: {})",
+                "{}: sim and kernel agree ({n} request{}, neighbour entries for the VIPs, routes, VRRP states; model: {})",
                 sc.name,
                 if n == 1 { "" } else { "s" },
                 if real.models.is_empty() { "none".into() } else { real.models.join(", ") }
