@@ -26,6 +26,9 @@ pub enum BenchCmd {
         /// Distinct client ports (IPVS connections).
         #[arg(long, default_value_t = 64)]
         flows: u16,
+        /// Read with one system call per frame instead of a TPACKET_V3 ring.
+        #[arg(long)]
+        plain: bool,
     },
     /// The director's per-packet and per-connection costs (IPVS alone).
     Director {
@@ -37,7 +40,7 @@ pub enum BenchCmd {
 
 pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
     match b {
-        BenchCmd::Netns { seconds, flows } => crate::netns::bench::bench(seconds, flows),
+        BenchCmd::Netns { seconds, flows, plain } => crate::netns::bench::bench(seconds, flows, plain),
         BenchCmd::LanEcho { servers, echoes, repeat } => {
             if servers == 0 || servers > 60_000 {
                 return Err(Fail::input("--servers must be between 1 and 60000"));

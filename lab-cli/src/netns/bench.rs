@@ -4,7 +4,7 @@
 //! configured by `ipvsadm` — rewrites them and sends them out of its other veth to
 //! a sink namespace that counts what arrives.
 
-use super::sys::{self, PacketSocket};
+use super::sys::{self, PacketSocket, RxRing};
 use super::topo::{self, Topo};
 use crate::Fail;
 use sim_core::host::Machine;
@@ -70,8 +70,15 @@ fn fail(e: impl std::fmt::Display) -> Fail {
     Fail { code: 1, message: e.to_string() }
 }
 
-/// Runs the benchmark for `seconds` with `flows` distinct client ports.
-pub fn bench(seconds: f64, flows: u16) -> Result<u8, Fail> {
+/// How the director reads its frames.
+enum Input {
+    Plain(PacketSocket),
+    Ring(RxRing),
+}
+
+/// Runs the benchmark for `seconds` with `flows` distinct client ports; `plain`:
+/// read with one `recvmsg` per frame instead of the TPACKET_V3 ring.
+pub fn bench(seconds: f64, flows: u16, plain: bool) -> Result<u8, Fail> {
     topo::preflight().map_err(Fail::input)?;
     sys::catch_interrupts();
     let mut topo = Topo::new();
@@ -82,19 +89,24 @@ pub fn bench(seconds: f64, flows: u16) -> Result<u8, Fail> {
     topo.add_pair(&g, "eth0", GEN, &d, "eth0", DIR_IN).map_err(fail)?;
     topo.add_pair(&d, "eth1", DIR_OUT, &s, "eth0", SINK).map_err(fail)?;
     let mut dir = director()?;
-    let rx = PacketSocket::open(&d, "eth0", true).map_err(fail)?;
+    let mut input = if plain {
+        Input::Plain(PacketSocket::open(&d, "eth0", true).map_err(fail)?)
+    } else {
+        Input::Ring(RxRing::open(&d, "eth0", 1).map_err(fail)?)
+    };
     let tx = PacketSocket::open(&d, "eth1", true).map_err(fail)?;
     let gen_sock = PacketSocket::open(&g, "eth0", true).map_err(fail)?;
     let sink_sock = PacketSocket::open(&s, "eth0", true).map_err(fail)?;
     let stop = Arc::new(AtomicBool::new(false));
     let (sent, sunk) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let frames: Vec<Vec<u8>> = (0..flows.max(1)).map(|i| frame(20000 + i)).collect();
+    let gen_frames = frames.clone();
     let generator = {
         let (stop, sent) = (stop.clone(), sent.clone());
         std::thread::spawn(move || {
             let mut i = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                if gen_sock.send(&frames[i % frames.len()]).is_ok() {
+                if gen_sock.send(&gen_frames[i % gen_frames.len()]).is_ok() {
                     sent.fetch_add(1, Ordering::Relaxed);
                 }
                 i += 1;
@@ -116,6 +128,18 @@ pub fn bench(seconds: f64, flows: u16) -> Result<u8, Fail> {
     };
     let mut out = Outbox::new(false);
     let mut emits: Vec<Emit> = vec![];
+    // The machine alone, without sockets: what the director's code costs per frame.
+    let alone = {
+        let mut m = director()?;
+        let n = 200_000u64;
+        let t = sys::monotonic_ns();
+        for i in 0..n {
+            m.on_frame(Instant::from_nanos(i), 0, &frames[i as usize % frames.len()], &mut out);
+            out.take_into(&mut emits);
+            emits.clear();
+        }
+        (sys::monotonic_ns() - t) as f64 / n as f64
+    };
     let mut buf = vec![0u8; 2048];
     let (mut received, mut forwarded) = (0u64, 0u64);
     let t0 = sys::monotonic_ns();
@@ -130,20 +154,41 @@ pub fn bench(seconds: f64, flows: u16) -> Result<u8, Fail> {
         if w_t == t0 && now >= warmup {
             (w_rx, w_fwd, w_t) = (received, forwarded, now);
         }
-        if !sys::poll_readable(&[rx.raw()], 10).map_err(fail)?[0] {
+        let fd = match &input {
+            Input::Plain(p) => p.raw(),
+            Input::Ring(r) => r.raw(),
+        };
+        if !sys::poll_readable(&[fd], 10).map_err(fail)?[0] {
             continue;
         }
         let inst = Instant::from_nanos(now - t0);
-        for _ in 0..256 {
-            let Some(r) = rx.recv(&mut buf).map_err(fail)? else { break };
+        let mut forward = |frame: &[u8]| -> Result<(), Fail> {
             received += 1;
-            dir.on_frame(inst, 0, &buf[..r.len], &mut out);
+            dir.on_frame(inst, 0, frame, &mut out);
             out.take_into(&mut emits);
             for e in emits.drain(..) {
                 if let Emit::Frame { port: 1, frame, .. } = e {
                     tx.send(&frame).map_err(fail)?;
                     forwarded += 1;
                 }
+            }
+            Ok(())
+        };
+        match &mut input {
+            Input::Plain(rx) => {
+                for _ in 0..256 {
+                    let Some(r) = rx.recv(&mut buf).map_err(fail)? else { break };
+                    forward(&buf[..r.len])?;
+                }
+            }
+            Input::Ring(ring) => {
+                let mut res = Ok(());
+                ring.drain(|f| {
+                    if res.is_ok() {
+                        res = forward(f);
+                    }
+                });
+                res?;
             }
         }
     }
@@ -153,7 +198,8 @@ pub fn bench(seconds: f64, flows: u16) -> Result<u8, Fail> {
     let _ = sink.join();
     drop(topo);
     let rate = (forwarded - w_fwd) as f64 / elapsed;
-    println!("bench netns: IPVS-NAT (rr, UDP, {flows} flows) in lvs-lab's director over plain AF_PACKET sockets");
+    let how = if plain { "plain AF_PACKET sockets" } else { "an AF_PACKET TPACKET_V3 receive ring, send() out" };
+    println!("bench netns: IPVS-NAT (rr, UDP, {flows} flows) in lvs-lab's director over {how}");
     println!("generator sent   {} frames", sent.load(Ordering::Relaxed));
     println!("director read    {received} frames, forwarded {forwarded}");
     println!("sink received    {} frames", sunk.load(Ordering::Relaxed));
@@ -163,6 +209,7 @@ pub fn bench(seconds: f64, flows: u16) -> Result<u8, Fail> {
         (received - w_rx) as f64 / elapsed
     );
     println!("forwarding rate  {:.0} packets/s ({:.2} Mpps)", rate, rate / 1e6);
+    println!("the machine alone {alone:.0} ns/frame ({:.2} Mpps) without sockets", 1e3 / alone);
     Ok(0)
 }
 

@@ -267,3 +267,160 @@ impl PacketSocket {
         Ok(())
     }
 }
+
+const PACKET_VERSION: libc::c_int = 10;
+const PACKET_RX_RING: libc::c_int = 5;
+const TPACKET_V3: libc::c_int = 2;
+const TP_STATUS_KERNEL: u32 = 0;
+const TP_STATUS_USER: u32 = 1;
+
+/// `struct tpacket_req3`.
+#[repr(C)]
+struct TpacketReq3 {
+    block_size: libc::c_uint,
+    block_nr: libc::c_uint,
+    frame_size: libc::c_uint,
+    frame_nr: libc::c_uint,
+    retire_blk_tov: libc::c_uint,
+    sizeof_priv: libc::c_uint,
+    feature_req_word: libc::c_uint,
+}
+
+/// An AF_PACKET socket with a TPACKET_V3 receive ring: the kernel fills blocks of
+/// frames in memory shared with us, so reading costs no system call per frame.
+#[derive(Debug)]
+pub struct RxRing {
+    sock: PacketSocket,
+    map: *mut u8,
+    block_size: usize,
+    blocks: usize,
+    cur: usize,
+}
+
+// SAFETY: the mapping belongs to this value alone; moving it to another thread
+// moves the only pointer to it.
+unsafe impl Send for RxRing {}
+
+impl RxRing {
+    /// Opens a ring on `ifname` in namespace `ns`, ignoring frames the interface sends.
+    /// A block is handed over when full or after `retire_ms`.
+    pub fn open(ns: &str, ifname: &str, retire_ms: u32) -> io::Result<RxRing> {
+        let ifname = ifname.to_string();
+        in_netns(ns, move || Self::open_here(&ifname, retire_ms))
+    }
+
+    fn open_here(ifname: &str, retire_ms: u32) -> io::Result<RxRing> {
+        let cname = CString::new(ifname).map_err(|_| io::Error::other("interface name with NUL"))?;
+        // SAFETY: `cname` is a valid NUL-terminated string.
+        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: socket(2) with constant arguments; the result is checked.
+        let raw = cvt(unsafe {
+            libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, i32::from(ETH_P_ALL_BE))
+        })?;
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let sock = PacketSocket { fd: unsafe { OwnedFd::from_raw_fd(raw) } };
+        sock.setopt(libc::SOL_PACKET, PACKET_VERSION, TPACKET_V3)?;
+        let (block_size, blocks) = (1usize << 18, 32usize);
+        let req = TpacketReq3 {
+            block_size: block_size as u32,
+            block_nr: blocks as u32,
+            frame_size: 2048,
+            frame_nr: (block_size * blocks / 2048) as u32,
+            retire_blk_tov: retire_ms,
+            sizeof_priv: 0,
+            feature_req_word: 0,
+        };
+        // SAFETY: `req` is a tpacket_req3 and the length passed is its size.
+        cvt(unsafe {
+            libc::setsockopt(
+                sock.raw(),
+                libc::SOL_PACKET,
+                PACKET_RX_RING,
+                (&raw const req).cast::<libc::c_void>(),
+                std::mem::size_of::<TpacketReq3>() as libc::socklen_t,
+            )
+        })?;
+        // SAFETY: mapping the ring the kernel just allocated for this socket, with
+        // the size it was given; the result is checked against MAP_FAILED.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                block_size * blocks,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                sock.raw(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ring = RxRing { sock, map: map.cast(), block_size, blocks, cur: 0 };
+        ring.sock.setopt(libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)?;
+        // SAFETY: zeroed sockaddr_ll is valid; the fields set make it a bind address.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ETH_P_ALL_BE;
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: `sll` is a valid sockaddr_ll and the length matches it.
+        cvt(unsafe {
+            libc::bind(
+                ring.sock.raw(),
+                (&raw const sll).cast::<libc::sockaddr>(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        Ok(ring)
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.sock.raw()
+    }
+
+    /// Calls `f` on every frame of the blocks the kernel has handed over, returns
+    /// how many, and gives the blocks back.
+    pub fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+        let mut n = 0;
+        for _ in 0..self.blocks {
+            // SAFETY: `cur < blocks`, so the block lies inside the mapping. The
+            // block descriptor (`struct tpacket_block_desc`) holds, at byte 8,
+            // block_status, 12 num_pkts, 16 offset_to_first_pkt; each packet header
+            // (`struct tpacket3_hdr`) holds at 0 tp_next_offset, 12 tp_snaplen and
+            // 24 tp_mac. The kernel owns the block until block_status has
+            // TP_STATUS_USER, which we read with acquire ordering; frames lie
+            // inside the block; we hand it back by storing TP_STATUS_KERNEL after
+            // we are done with it.
+            unsafe {
+                let block = self.map.add(self.cur * self.block_size);
+                let status = block.add(8).cast::<u32>();
+                if std::ptr::read_volatile(status) & TP_STATUS_USER == 0 {
+                    break;
+                }
+                std::sync::atomic::fence(Ordering::Acquire);
+                let count = std::ptr::read_volatile(block.add(12).cast::<u32>());
+                let mut p = block.add(std::ptr::read_volatile(block.add(16).cast::<u32>()) as usize);
+                for _ in 0..count {
+                    let snaplen = std::ptr::read_volatile(p.add(12).cast::<u32>()) as usize;
+                    let mac = std::ptr::read_volatile(p.add(24).cast::<u16>()) as usize;
+                    f(std::slice::from_raw_parts(p.add(mac), snaplen));
+                    n += 1;
+                    p = p.add(std::ptr::read_volatile(p.cast::<u32>()) as usize);
+                }
+                std::sync::atomic::fence(Ordering::Release);
+                std::ptr::write_volatile(status, TP_STATUS_KERNEL);
+            }
+            self.cur = (self.cur + 1) % self.blocks;
+        }
+        n
+    }
+}
+
+impl Drop for RxRing {
+    fn drop(&mut self) {
+        // SAFETY: `map` is the mapping made in `open_here`, of this size, unmapped once.
+        unsafe { libc::munmap(self.map.cast(), self.block_size * self.blocks) };
+    }
+}
