@@ -32,7 +32,20 @@ impl Stack {
         };
         let mss = self.route_mss(ip.src);
         self.tcp.on_segment(now, ip.src, ip.dst, &seg, mss);
+        for peer in self.tcp.take_confirmed() {
+            self.confirm_neighbour(now, peer);
+        }
         self.flush_tcp(now, hk, out);
+    }
+
+    /// `dst_confirm_neigh`: the neighbour that is the next hop towards `peer` is
+    /// reachable (an ACK from it acknowledged new data).
+    fn confirm_neighbour(&mut self, now: Instant, peer: std::net::Ipv4Addr) {
+        if let Some(r) = self.route_output(peer) {
+            let nh = r.gateway.unwrap_or(peer);
+            let dev = self.ifaces[r.dev].index;
+            self.neigh.confirm(now, dev, nh);
+        }
     }
 
     /// `tcp_v4_err`.

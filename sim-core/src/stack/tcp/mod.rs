@@ -473,6 +473,8 @@ pub struct TcpStack {
     /// its socket's `queued`; the top is made live at the end of every public call.
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     out: Vec<SegOut>,
+    /// Peers confirmed by forward progress, for the neighbour cache.
+    confirmed: Vec<Ipv4Addr>,
     events: Vec<TcpEvent>,
 }
 
@@ -498,6 +500,7 @@ impl TcpStack {
             listeners: BTreeMap::new(),
             timers: BinaryHeap::new(),
             out: Vec::new(),
+            confirmed: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -693,6 +696,12 @@ impl TcpStack {
         self.timers.peek().map(|Reverse((t, _, _))| *t)
     }
 
+    /// Peers whose ACKs acknowledged new data since the last call: the host
+    /// confirms their neighbour entries (`dst_confirm_neigh`).
+    pub fn take_confirmed(&mut self) -> Vec<Ipv4Addr> {
+        std::mem::take(&mut self.confirmed)
+    }
+
     /// Whether segments are waiting in [`TcpStack::poll_output`].
     pub fn has_output(&self) -> bool {
         !self.out.is_empty()
@@ -768,8 +777,11 @@ impl TcpStack {
         let generation = self.slots[slot as usize].generation;
         let sock = self.slots[slot as usize].sock.as_mut()?;
         let id = SockId { slot, generation };
-        let mut cx = Ctx { now, id, conf: &self.conf, out: &mut self.out, events: &mut self.events };
+        let mut cx = Ctx { now, id, conf: &self.conf, out: &mut self.out, events: &mut self.events, progress: false };
         let v = f(sock, &mut cx);
+        if cx.progress {
+            self.confirmed.push(*sock.remote.ip());
+        }
         match v {
             Verdict::Free => self.release(slot),
             Verdict::Keep | Verdict::Listener | Verdict::Recycle { .. } => self.sync_timer(slot),

@@ -29,6 +29,9 @@ pub(super) struct Ctx<'a> {
     pub conf: &'a TcpConf,
     pub out: &'a mut Vec<SegOut>,
     pub events: &'a mut Vec<TcpEvent>,
+    /// Set when an ACK acknowledged new data: the peer is reachable
+    /// (`tcp_ack` → `sk_dst_confirm` on FLAG_FORWARD_PROGRESS).
+    pub progress: bool,
 }
 
 /// What the stack does with the socket afterwards.
@@ -995,6 +998,7 @@ impl Sock {
         let prior_empty = self.rtx.is_empty();
         let win_update = self.update_window(seg);
         if after(ack, prior_una) {
+            cx.progress = true;
             self.retransmits = 0;
             let prior_in_flight = self.in_flight();
             let (acked, rtt) = self.clean_rtx(now, ack);
