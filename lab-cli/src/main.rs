@@ -33,6 +33,13 @@ enum Cmd {
     },
     /// Run scenarios and their expectations; one line each, then `N passed, N failed`.
     Check(check::CheckArgs),
+    /// Static checks for the classic LVS mistakes in scenarios, keepalived.conf files
+    /// and setup scripts; each finding names its line and the lesson that shows it.
+    Lint {
+        /// Scenarios (names or .toml), keepalived configurations, shell scripts.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
     /// Measure the simulator's speed.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -76,6 +83,7 @@ fn main() -> ExitCode {
         }
         Cmd::Show { scenario } => show(&scenario),
         Cmd::Check(a) => check::check(a),
+        Cmd::Lint { files } => lint(&files),
         Cmd::Bench(b) => bench::bench(b),
         Cmd::Netns(c) => netns::netns(c),
         Cmd::Keepalived { test, file, path } => keepalived_test(test, file.or(path)),
@@ -87,6 +95,30 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// `lvs-lab lint`: findings, one a line; exit 1 if any, 0 if none.
+fn lint(files: &[String]) -> Result<u8, Fail> {
+    let mut findings = vec![];
+    let mut loose = vec![];
+    for f in files {
+        let is_scenario = f.ends_with(".toml") || (!f.contains('/') && !std::path::Path::new(f).exists());
+        if is_scenario {
+            let sc = sim_core::scenario::load(f).map_err(|e| Fail::input(e.to_string()))?;
+            findings.extend(sim_core::scenario::lint::lint_scenario(&sc).map_err(Fail::input)?);
+        } else {
+            let text = std::fs::read_to_string(f).map_err(|e| Fail::input(format!("{f}: {e}")))?;
+            loose.push((f.clone(), text));
+        }
+    }
+    if !loose.is_empty() {
+        findings.extend(sim_core::scenario::lint::lint_files(&loose).map_err(Fail::input)?);
+    }
+    for x in &findings {
+        println!("{x}");
+    }
+    println!("{} finding(s)", findings.len());
+    Ok(u8::from(!findings.is_empty()))
 }
 
 /// `keepalived -t`: prints what keepalived prints and exits with its status.

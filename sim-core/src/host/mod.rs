@@ -22,6 +22,7 @@ use apps::{AppSpec, AppState, Request, event_sock, outcome_of, request_complete,
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+pub use cmd::classful_prefix;
 pub use director::DirectorState;
 
 /// A setup script and where it was written, for error messages.

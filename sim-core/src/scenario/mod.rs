@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod expect;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod run;

@@ -58,6 +58,7 @@ pub(crate) struct RawVs {
     sched: Option<String>,
     lb_kind: Option<LbKind>,
     protocol: Option<Protocol>,
+    protocol_defaulted: bool,
     persistence_timeout: u32,
     persistence_granularity: Option<Ipv4Addr>,
     sorry: Option<(Ipv4Addr, u16, bool, Option<LbKind>)>,
@@ -323,6 +324,7 @@ impl Parser<'_> {
             sched: None,
             lb_kind: None,
             protocol: None,
+            protocol_defaulted: false,
             persistence_timeout: 0,
             persistence_granularity: None,
             sorry: None,
@@ -1114,6 +1116,7 @@ pub(crate) fn complete(p: &mut Parser<'_>) -> (Vec<VirtualServerGroup>, Vec<Virt
             if vs.protocol.is_none() {
                 p.err(format!("Virtual server {}: no protocol set - defaulting to UDP", fmt_vs(&vs)));
                 vs.protocol = Some(Protocol::Udp);
+                vs.protocol_defaulted = true;
             }
             if vs.ops && vs.protocol != Some(Protocol::Udp) {
                 p.err(format!("Virtual server {}: one packet scheduling requires UDP - resetting", fmt_vs(&vs)));
@@ -1232,6 +1235,7 @@ pub(crate) fn complete(p: &mut Parser<'_>) -> (Vec<VirtualServerGroup>, Vec<Virt
             lb_algo: sched,
             lb_kind,
             protocol: vs.protocol,
+            protocol_defaulted: vs.protocol_defaulted,
             persistence_timeout: vs.persistence_timeout,
             persistence_granularity: vs.persistence_granularity,
             sorry_server: vs.sorry.map(|(addr, port, inhibit, k)| SorryServer {

@@ -345,6 +345,8 @@ pub struct VirtualServer {
     pub lb_kind: LbKind,
     /// `None` for fwmark services (the protocol is ignored).
     pub protocol: Option<Protocol>,
+    /// No `protocol` keyword: keepalived chose UDP ("no protocol set - defaulting to UDP").
+    pub protocol_defaulted: bool,
     /// Seconds; 0 = not persistent.
     pub persistence_timeout: u32,
     pub persistence_granularity: Option<Ipv4Addr>,
