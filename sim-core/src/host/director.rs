@@ -28,6 +28,52 @@ pub const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 /// IP protocol number of VRRP.
 const IPPROTO_VRRP: u8 = 112;
 
+/// keepalived's command line, as far as the lab acts on it.
+struct KeepalivedArgs {
+    /// `-f FILE` (default `/etc/keepalived/keepalived.conf`).
+    file: String,
+    /// `-t`: check the configuration and exit.
+    test: bool,
+    /// `-D` / `--log-detail`.
+    log_detail: bool,
+}
+
+impl KeepalivedArgs {
+    fn parse(argv: &[String]) -> Result<KeepalivedArgs, CmdError> {
+        let mut a = KeepalivedArgs { file: KEEPALIVED_CONF.to_string(), test: false, log_detail: false };
+        let mut it = argv.iter();
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "-f" | "--use-file" => {
+                    a.file = it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'f'"))?
+                }
+                s if s.starts_with("--use-file=") => a.file = s["--use-file=".len()..].to_string(),
+                "-t" | "--config-test" => a.test = true,
+                "-D" | "--log-detail" => a.log_detail = true,
+                // `-S FACILITY` / `--log-facility=N`: syslog only.
+                "-S" | "--log-facility" => {
+                    it.next().ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'S'"))?;
+                }
+                s if s.starts_with("--log-facility=") => {}
+                "-l" | "--log-console" | "-n" | "--dont-fork" | "-P" | "--vrrp" | "-C" | "--check" => {}
+                // Bundled short flags (`-lD`), as getopt reads them.
+                s if s.len() > 2
+                    && s.starts_with('-')
+                    && !s.starts_with("--")
+                    && s[1..].chars().all(|c| "DlnPC".contains(c)) =>
+                {
+                    a.log_detail |= s.contains('D');
+                }
+                other => return Err(CmdError::usage(format!("keepalived: unrecognized option '{other}'"))),
+            }
+        }
+        Ok(a)
+    }
+}
+
 /// A running keepalived.
 pub struct Keepalived {
     pub config: KeepalivedConfig,
@@ -146,31 +192,33 @@ impl Machine {
         argv: &[String],
         out: &mut Outbox,
     ) -> Result<String, CmdError> {
-        let mut file = KEEPALIVED_CONF.to_string();
-        let mut test = false;
-        let mut it = argv.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "-f" | "--use-file" => {
-                    file = it
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'f'"))?
-                }
-                s if s.starts_with("--use-file=") => file = s["--use-file=".len()..].to_string(),
-                "-t" | "--config-test" => test = true,
-                "-D" | "--log-detail" | "-S" | "-l" | "--log-console" | "-n" | "--dont-fork" | "-P" | "--vrrp"
-                | "-C" | "--check" => {}
-                other => return Err(CmdError::usage(format!("keepalived: unrecognized option '{other}'"))),
-            }
-        }
-        if test {
+        let args = KeepalivedArgs::parse(argv)?;
+        if args.test {
             let src = self.keepalived_files();
-            let (code, lines) = keepalived::check_config_with(&src, &file, &self.keepalived_parse_options());
+            let (code, lines) = keepalived::check_config_with(&src, &args.file, &self.keepalived_parse_options());
             let text = lines.join("\n");
             return if code == 0 { Ok(text) } else { Err(CmdError::with_status(text, code)) };
         }
-        self.start_keepalived(now, &file, out)
+        self.start_keepalived(now, &args, out)
+    }
+
+    /// The options `systemctl start keepalived` passes: the unit files read
+    /// `KEEPALIVED_OPTIONS` from `/etc/sysconfig/keepalived` (RHEL, CentOS: `-D` there is
+    /// what makes the detail lines appear) or `DAEMON_ARGS` from `/etc/default/keepalived`
+    /// (Debian, Ubuntu).
+    fn keepalived_service_args(&self) -> Result<KeepalivedArgs, CmdError> {
+        let mut words: Vec<String> = vec![];
+        for (file, var) in
+            [("/etc/sysconfig/keepalived", "KEEPALIVED_OPTIONS"), ("/etc/default/keepalived", "DAEMON_ARGS")]
+        {
+            let Some(text) = self.files.get(file) else { continue };
+            for line in text.lines() {
+                let Some(v) = line.trim().strip_prefix(var).and_then(|r| r.strip_prefix('=')) else { continue };
+                let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+                words = v.split_whitespace().map(str::to_string).collect();
+            }
+        }
+        KeepalivedArgs::parse(&words)
     }
 
     pub(super) fn keepalived_service(
@@ -184,7 +232,8 @@ impl Machine {
                 if self.director.keepalived.is_some() {
                     return Ok(String::new());
                 }
-                self.start_keepalived(now, KEEPALIVED_CONF, out)
+                let args = self.keepalived_service_args()?;
+                self.start_keepalived(now, &args, out)
             }
             ServiceAction::Stop => {
                 self.stop_keepalived(now, out);
@@ -192,7 +241,8 @@ impl Machine {
             }
             ServiceAction::Restart | ServiceAction::Reload => {
                 self.stop_keepalived(now, out);
-                self.start_keepalived(now, KEEPALIVED_CONF, out)
+                let args = self.keepalived_service_args()?;
+                self.start_keepalived(now, &args, out)
             }
             ServiceAction::Status => {
                 let st = if self.director.keepalived.is_some() { "active (running)" } else { "inactive (dead)" };
@@ -217,7 +267,8 @@ impl Machine {
 
     /// keepalived's start-up: parse (warnings go to the trace, fatal errors fail
     /// the command), then the VRRP process.
-    fn start_keepalived(&mut self, now: Instant, file: &str, out: &mut Outbox) -> Result<String, CmdError> {
+    fn start_keepalived(&mut self, now: Instant, args: &KeepalivedArgs, out: &mut Outbox) -> Result<String, CmdError> {
+        let file = args.file.as_str();
         if self.director.keepalived.is_some() {
             return Err(CmdError::with_status("keepalived is already running", 1));
         }
@@ -252,7 +303,8 @@ impl Machine {
                     up: i.running(),
                 })
                 .collect();
-            Vrrp::new(&config, &ifaces, Options::default(), now)
+            let opts = Options { version: self.keepalived_version, log_detail: args.log_detail };
+            Vrrp::new(&config, &ifaces, opts, now)
         });
         let checkers = (!config.virtual_servers.is_empty()).then(|| {
             let seed = self.random();
