@@ -540,3 +540,48 @@ impl Stack {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::KeepalivedArgs;
+    use crate::director::vrrp::KeepalivedVersion;
+
+    fn args(words: &[&str]) -> KeepalivedArgs {
+        let v: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+        KeepalivedArgs::parse(&v).unwrap_or_else(|e| panic!("{words:?}: {}", e.message))
+    }
+
+    #[test]
+    fn command_line() {
+        let a = args(&[]);
+        assert_eq!((a.file.as_str(), a.test, a.log_detail), ("/etc/keepalived/keepalived.conf", false, false));
+        let a = args(&["-D", "-f", "/etc/ka.conf"]);
+        assert_eq!((a.file.as_str(), a.log_detail), ("/etc/ka.conf", true));
+        assert!(args(&["--log-detail"]).log_detail);
+        assert!(args(&["-lD"]).log_detail);
+        assert!(!args(&["-S", "0", "--dont-fork"]).log_detail);
+        assert!(args(&["-t"]).test);
+        let e = KeepalivedArgs::parse(&["-S".to_string()]).err().expect("-S needs a facility");
+        assert!(e.message.contains("'S'"), "{}", e.message);
+        assert!(KeepalivedArgs::parse(&["-X".to_string()]).is_err());
+    }
+
+    #[test]
+    fn release_numbers() {
+        for (s, v) in [
+            ("1.3.5", KeepalivedVersion::V1_3),
+            ("1.2.13", KeepalivedVersion::V1_3),
+            ("v2.0.20", KeepalivedVersion::V2_2),
+            ("2.2.4", KeepalivedVersion::V2_2),
+            ("2.3.2", KeepalivedVersion::V2_2),
+            ("2.3.3", KeepalivedVersion::V2_4),
+            ("2.4", KeepalivedVersion::V2_4),
+            ("2.4.3", KeepalivedVersion::V2_4),
+        ] {
+            assert_eq!(KeepalivedVersion::from_release(s), Some(v), "{s}");
+        }
+        for s in ["", "3.0", "2.x", "1.3.5.1", "0.9"] {
+            assert_eq!(KeepalivedVersion::from_release(s), None, "{s}");
+        }
+    }
+}
