@@ -436,9 +436,21 @@ impl Machine {
                     frame[12..14].copy_from_slice(&crate::wire::ETHERTYPE_IPV4.to_be_bytes());
                     frame.extend_from_slice(&packet);
                     let (mut hk, stack) = split(self);
-                    if let Err(e) = stack.raw_output(now, &dev, frame, &mut hk, out) {
-                        out.note(&dev, "vrrp", || format!("advert not sent: {e:?}"));
+                    let Err(e) = stack.raw_output(now, &dev, frame, &mut hk, out) else { continue };
+                    // keepalived's `vrrp_send_adv` ignores a failed multicast send (the
+                    // stack's drop line says why) and logs `(%s) Cant send advert to %s (%m)`
+                    // for a unicast peer.
+                    let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+                    if dst.is_multicast() {
+                        continue;
                     }
+                    let name = self.vrrp_instance_of(&dev, &packet).unwrap_or_default();
+                    let why = match e {
+                        crate::stack::SendError::NetUnreach => "Network is unreachable",
+                        crate::stack::SendError::Filtered => "Operation not permitted",
+                        crate::stack::SendError::TooBig => "Message too long",
+                    };
+                    out.note("-", "vrrp", || format!("({name}) Cant send advert to {dst} ({why})"));
                 }
                 VrrpAction::AddVip { dev, addr, prefix, label } => {
                     let Some(d) = self.stack.dev_by_name(&dev) else { continue };
@@ -510,6 +522,21 @@ impl Machine {
                 }
             }
         }
+    }
+}
+
+impl Machine {
+    /// The configured instance an outgoing advert belongs to: its VRID (after the IPv4
+    /// header and an AH header if any) on the instance's interface.
+    fn vrrp_instance_of(&self, dev: &str, packet: &[u8]) -> Option<String> {
+        let ihl = usize::from(packet.first()? & 0x0f) * 4;
+        let ah = if packet.get(9) == Some(&51) { 24 } else { 0 };
+        let vrid = *packet.get(ihl + ah + 1)?;
+        let k = self.director.keepalived.as_ref()?;
+        let same = |i: &&crate::director::keepalived::VrrpInstance| i.virtual_router_id == vrid;
+        let on_dev = k.config.instances.iter().filter(same).find(|i| i.interface.as_deref() == Some(dev));
+        // With use_vmac the advert leaves the macvlan, not the configured interface.
+        on_dev.or_else(|| k.config.instances.iter().find(same)).map(|i| i.name.clone())
     }
 }
 
