@@ -76,8 +76,10 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Run(a) => run::run(a),
         Cmd::List => {
-            for (name, summary) in sim_core::scenario::builtins() {
-                println!("{name:<28} {summary}");
+            let all = sim_core::scenario::builtins();
+            let w = all.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+            for (name, summary) in all {
+                println!("{name:<w$} {summary}");
             }
             Ok(0)
         }

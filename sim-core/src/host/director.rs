@@ -28,6 +28,52 @@ pub const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 /// IP protocol number of VRRP.
 const IPPROTO_VRRP: u8 = 112;
 
+/// keepalived's command line, as far as the lab acts on it.
+struct KeepalivedArgs {
+    /// `-f FILE` (default `/etc/keepalived/keepalived.conf`).
+    file: String,
+    /// `-t`: check the configuration and exit.
+    test: bool,
+    /// `-D` / `--log-detail`.
+    log_detail: bool,
+}
+
+impl KeepalivedArgs {
+    fn parse(argv: &[String]) -> Result<KeepalivedArgs, CmdError> {
+        let mut a = KeepalivedArgs { file: KEEPALIVED_CONF.to_string(), test: false, log_detail: false };
+        let mut it = argv.iter();
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "-f" | "--use-file" => {
+                    a.file = it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'f'"))?
+                }
+                s if s.starts_with("--use-file=") => a.file = s["--use-file=".len()..].to_string(),
+                "-t" | "--config-test" => a.test = true,
+                "-D" | "--log-detail" => a.log_detail = true,
+                // `-S FACILITY` / `--log-facility=N`: syslog only.
+                "-S" | "--log-facility" => {
+                    it.next().ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'S'"))?;
+                }
+                s if s.starts_with("--log-facility=") => {}
+                "-l" | "--log-console" | "-n" | "--dont-fork" | "-P" | "--vrrp" | "-C" | "--check" => {}
+                // Bundled short flags (`-lD`), as getopt reads them.
+                s if s.len() > 2
+                    && s.starts_with('-')
+                    && !s.starts_with("--")
+                    && s[1..].chars().all(|c| "DlnPC".contains(c)) =>
+                {
+                    a.log_detail |= s.contains('D');
+                }
+                other => return Err(CmdError::usage(format!("keepalived: unrecognized option '{other}'"))),
+            }
+        }
+        Ok(a)
+    }
+}
+
 /// A running keepalived.
 pub struct Keepalived {
     pub config: KeepalivedConfig,
@@ -146,31 +192,33 @@ impl Machine {
         argv: &[String],
         out: &mut Outbox,
     ) -> Result<String, CmdError> {
-        let mut file = KEEPALIVED_CONF.to_string();
-        let mut test = false;
-        let mut it = argv.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "-f" | "--use-file" => {
-                    file = it
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'f'"))?
-                }
-                s if s.starts_with("--use-file=") => file = s["--use-file=".len()..].to_string(),
-                "-t" | "--config-test" => test = true,
-                "-D" | "--log-detail" | "-S" | "-l" | "--log-console" | "-n" | "--dont-fork" | "-P" | "--vrrp"
-                | "-C" | "--check" => {}
-                other => return Err(CmdError::usage(format!("keepalived: unrecognized option '{other}'"))),
-            }
-        }
-        if test {
+        let args = KeepalivedArgs::parse(argv)?;
+        if args.test {
             let src = self.keepalived_files();
-            let (code, lines) = keepalived::check_config_with(&src, &file, &self.keepalived_parse_options());
+            let (code, lines) = keepalived::check_config_with(&src, &args.file, &self.keepalived_parse_options());
             let text = lines.join("\n");
             return if code == 0 { Ok(text) } else { Err(CmdError::with_status(text, code)) };
         }
-        self.start_keepalived(now, &file, out)
+        self.start_keepalived(now, &args, out)
+    }
+
+    /// The options `systemctl start keepalived` passes: the unit files read
+    /// `KEEPALIVED_OPTIONS` from `/etc/sysconfig/keepalived` (RHEL, CentOS: `-D` there is
+    /// what makes the detail lines appear) or `DAEMON_ARGS` from `/etc/default/keepalived`
+    /// (Debian, Ubuntu).
+    fn keepalived_service_args(&self) -> Result<KeepalivedArgs, CmdError> {
+        let mut words: Vec<String> = vec![];
+        for (file, var) in
+            [("/etc/sysconfig/keepalived", "KEEPALIVED_OPTIONS"), ("/etc/default/keepalived", "DAEMON_ARGS")]
+        {
+            let Some(text) = self.files.get(file) else { continue };
+            for line in text.lines() {
+                let Some(v) = line.trim().strip_prefix(var).and_then(|r| r.strip_prefix('=')) else { continue };
+                let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+                words = v.split_whitespace().map(str::to_string).collect();
+            }
+        }
+        KeepalivedArgs::parse(&words)
     }
 
     pub(super) fn keepalived_service(
@@ -184,7 +232,8 @@ impl Machine {
                 if self.director.keepalived.is_some() {
                     return Ok(String::new());
                 }
-                self.start_keepalived(now, KEEPALIVED_CONF, out)
+                let args = self.keepalived_service_args()?;
+                self.start_keepalived(now, &args, out)
             }
             ServiceAction::Stop => {
                 self.stop_keepalived(now, out);
@@ -192,7 +241,8 @@ impl Machine {
             }
             ServiceAction::Restart | ServiceAction::Reload => {
                 self.stop_keepalived(now, out);
-                self.start_keepalived(now, KEEPALIVED_CONF, out)
+                let args = self.keepalived_service_args()?;
+                self.start_keepalived(now, &args, out)
             }
             ServiceAction::Status => {
                 let st = if self.director.keepalived.is_some() { "active (running)" } else { "inactive (dead)" };
@@ -217,7 +267,8 @@ impl Machine {
 
     /// keepalived's start-up: parse (warnings go to the trace, fatal errors fail
     /// the command), then the VRRP process.
-    fn start_keepalived(&mut self, now: Instant, file: &str, out: &mut Outbox) -> Result<String, CmdError> {
+    fn start_keepalived(&mut self, now: Instant, args: &KeepalivedArgs, out: &mut Outbox) -> Result<String, CmdError> {
+        let file = args.file.as_str();
         if self.director.keepalived.is_some() {
             return Err(CmdError::with_status("keepalived is already running", 1));
         }
@@ -252,7 +303,8 @@ impl Machine {
                     up: i.running(),
                 })
                 .collect();
-            Vrrp::new(&config, &ifaces, Options::default(), now)
+            let opts = Options { version: self.keepalived_version, log_detail: args.log_detail };
+            Vrrp::new(&config, &ifaces, opts, now)
         });
         let checkers = (!config.virtual_servers.is_empty()).then(|| {
             let seed = self.random();
@@ -384,9 +436,21 @@ impl Machine {
                     frame[12..14].copy_from_slice(&crate::wire::ETHERTYPE_IPV4.to_be_bytes());
                     frame.extend_from_slice(&packet);
                     let (mut hk, stack) = split(self);
-                    if let Err(e) = stack.raw_output(now, &dev, frame, &mut hk, out) {
-                        out.note(&dev, "vrrp", || format!("advert not sent: {e:?}"));
+                    let Err(e) = stack.raw_output(now, &dev, frame, &mut hk, out) else { continue };
+                    // keepalived's `vrrp_send_adv` ignores a failed multicast send (the
+                    // stack's drop line says why) and logs `(%s) Cant send advert to %s (%m)`
+                    // for a unicast peer.
+                    let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+                    if dst.is_multicast() {
+                        continue;
                     }
+                    let name = self.vrrp_instance_of(&dev, &packet).unwrap_or_default();
+                    let why = match e {
+                        crate::stack::SendError::NetUnreach => "Network is unreachable",
+                        crate::stack::SendError::Filtered => "Operation not permitted",
+                        crate::stack::SendError::TooBig => "Message too long",
+                    };
+                    out.note("-", "vrrp", || format!("({name}) Cant send advert to {dst} ({why})"));
                 }
                 VrrpAction::AddVip { dev, addr, prefix, label } => {
                     let Some(d) = self.stack.dev_by_name(&dev) else { continue };
@@ -461,6 +525,21 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// The configured instance an outgoing advert belongs to: its VRID (after the IPv4
+    /// header and an AH header if any) on the instance's interface.
+    fn vrrp_instance_of(&self, dev: &str, packet: &[u8]) -> Option<String> {
+        let ihl = usize::from(packet.first()? & 0x0f) * 4;
+        let ah = if packet.get(9) == Some(&51) { 24 } else { 0 };
+        let vrid = *packet.get(ihl + ah + 1)?;
+        let k = self.director.keepalived.as_ref()?;
+        let same = |i: &&crate::director::keepalived::VrrpInstance| i.virtual_router_id == vrid;
+        let on_dev = k.config.instances.iter().filter(same).find(|i| i.interface.as_deref() == Some(dev));
+        // With use_vmac the advert leaves the macvlan, not the configured interface.
+        on_dev.or_else(|| k.config.instances.iter().find(same)).map(|i| i.name.clone())
+    }
+}
+
 /// The machine's hooked module and stack, borrowed together.
 fn split(m: &mut Machine) -> (Hk<'_>, &mut Stack) {
     let Machine { stack, director, .. } = m;
@@ -486,5 +565,50 @@ impl Stack {
         self.output_filter(&frame, Some(d), out)?;
         self.xmit_direct(d, crate::wire::MacAddr::ipv4_multicast(dst), frame, Some("VRRP advert".into()), out);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeepalivedArgs;
+    use crate::director::vrrp::KeepalivedVersion;
+
+    fn args(words: &[&str]) -> KeepalivedArgs {
+        let v: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+        KeepalivedArgs::parse(&v).unwrap_or_else(|e| panic!("{words:?}: {}", e.message))
+    }
+
+    #[test]
+    fn command_line() {
+        let a = args(&[]);
+        assert_eq!((a.file.as_str(), a.test, a.log_detail), ("/etc/keepalived/keepalived.conf", false, false));
+        let a = args(&["-D", "-f", "/etc/ka.conf"]);
+        assert_eq!((a.file.as_str(), a.log_detail), ("/etc/ka.conf", true));
+        assert!(args(&["--log-detail"]).log_detail);
+        assert!(args(&["-lD"]).log_detail);
+        assert!(!args(&["-S", "0", "--dont-fork"]).log_detail);
+        assert!(args(&["-t"]).test);
+        let e = KeepalivedArgs::parse(&["-S".to_string()]).err().expect("-S needs a facility");
+        assert!(e.message.contains("'S'"), "{}", e.message);
+        assert!(KeepalivedArgs::parse(&["-X".to_string()]).is_err());
+    }
+
+    #[test]
+    fn release_numbers() {
+        for (s, v) in [
+            ("1.3.5", KeepalivedVersion::V1_3),
+            ("1.2.13", KeepalivedVersion::V1_3),
+            ("v2.0.20", KeepalivedVersion::V2_2),
+            ("2.2.4", KeepalivedVersion::V2_2),
+            ("2.3.2", KeepalivedVersion::V2_2),
+            ("2.3.3", KeepalivedVersion::V2_4),
+            ("2.4", KeepalivedVersion::V2_4),
+            ("2.4.3", KeepalivedVersion::V2_4),
+        ] {
+            assert_eq!(KeepalivedVersion::from_release(s), Some(v), "{s}");
+        }
+        for s in ["", "3.0", "2.x", "1.3.5.1", "0.9"] {
+            assert_eq!(KeepalivedVersion::from_release(s), None, "{s}");
+        }
     }
 }

@@ -48,6 +48,8 @@ pub struct MachineSpec {
     /// Exit status of each `vrrp_script` by its script text (what the scenario says
     /// the check would return), default 0.
     pub script_results: BTreeMap<String, i32>,
+    /// Which keepalived release runs on the machine (its VRRP version profile).
+    pub keepalived_version: crate::director::vrrp::KeepalivedVersion,
 }
 
 /// An app and whether it is running.
@@ -71,6 +73,7 @@ pub struct Machine {
     probes: probe::ProbeTable,
     rng: Stream,
     script_results: BTreeMap<String, i32>,
+    keepalived_version: crate::director::vrrp::KeepalivedVersion,
 }
 
 /// The shell's view of a machine for one command or script.
@@ -125,6 +128,7 @@ impl Machine {
             probes: probe::ProbeTable::new(),
             rng,
             script_results: spec.script_results.clone(),
+            keepalived_version: spec.keepalived_version,
         };
         m.sync_tcp_conf();
         for s in &spec.setup {

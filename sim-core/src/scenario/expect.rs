@@ -4,6 +4,7 @@ use super::load::Scenario;
 use super::model::ExpectSpec;
 use super::run::Built;
 use crate::report::{Outcome, Report, RequestRecord};
+use crate::time::{Duration, Instant};
 use crate::trace::TraceEvent;
 
 /// One claim's result.
@@ -219,18 +220,45 @@ fn one(x: &ExpectSpec, report: &Report, trace: &[TraceEvent], b: &mut Built) -> 
         }
         "trace" => {
             let needle = x.contains.as_ref().and_then(|v| v.first()).cloned().unwrap_or_default();
+            let t = |d: Duration| Instant::ZERO + d;
             let hits: Vec<&TraceEvent> = trace
                 .iter()
                 .filter(|e| x.node.as_ref().is_none_or(|n| &e.node == n))
+                .filter(|e| x.at.is_none_or(|a| e.time == t(a)))
+                .filter(|e| x.after.is_none_or(|a| e.time >= t(a)) && x.before.is_none_or(|b| e.time < t(b)))
                 .filter(|e| e.summary.contains(&needle) || e.cause.as_deref().is_some_and(|c| c.contains(&needle)))
                 .collect();
             let lo = x.at_least.unwrap_or(1);
             let ok = hits.len() >= lo && x.at_most.is_none_or(|m| hits.len() <= m);
+            let mut when = String::new();
+            if let Some(a) = x.at {
+                when = format!(" at {}", t(a));
+            }
+            if let Some(a) = x.after {
+                when.push_str(&format!(" from {}", t(a)));
+            }
+            if let Some(b) = x.before {
+                when.push_str(&format!(" before {}", t(b)));
+            }
             let want = match x.at_most {
-                Some(m) => format!("{lo}..={m} events containing {needle:?}"),
-                None => format!("at least {lo} event(s) containing {needle:?}"),
+                Some(m) => format!("{lo}..={m} events containing {needle:?}{when}"),
+                None => format!("at least {lo} event(s) containing {needle:?}{when}"),
             };
-            let mut c = check(format!("trace mentions {needle:?}"), ok, want, format!("{} event(s)", hits.len()));
+            let mut actual = format!("{} event(s)", hits.len());
+            if hits.is_empty() && (x.at.is_some() || x.after.is_some() || x.before.is_some()) {
+                // Say when it did happen, which is what the author wants to know.
+                let elsewhere: Vec<String> = trace
+                    .iter()
+                    .filter(|e| x.node.as_ref().is_none_or(|n| &e.node == n))
+                    .filter(|e| e.summary.contains(&needle) || e.cause.as_deref().is_some_and(|c| c.contains(&needle)))
+                    .take(3)
+                    .map(|e| e.time.to_string())
+                    .collect();
+                if !elsewhere.is_empty() {
+                    actual.push_str(&format!(" (it happens at {})", elsewhere.join(", ")));
+                }
+            }
+            let mut c = check(format!("trace mentions {needle:?}"), ok, want, actual);
             if x.at_most.is_some_and(|m| hits.len() > m) {
                 c.diverged_at = hits.get(x.at_most.unwrap_or(0)).map(|e| e.id);
             }

@@ -332,6 +332,12 @@ fn machine_spec(
             ));
         }
     }
+    let keepalived_version = match &h.keepalived_version {
+        None => Default::default(),
+        Some(v) => crate::director::vrrp::KeepalivedVersion::from_release(v.get_ref()).ok_or_else(|| {
+            cx.at(v, format!("unknown keepalived version `{}` (e.g. 1.3.5, 2.2.4, 2.4.3)", v.get_ref()))
+        })?,
+    };
     Ok(MachineSpec {
         name: h.name.get_ref().clone(),
         nics,
@@ -339,6 +345,7 @@ fn machine_spec(
         files,
         setup,
         script_results: h.script_results.clone(),
+        keepalived_version,
     })
 }
 

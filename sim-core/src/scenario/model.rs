@@ -91,6 +91,10 @@ pub struct HostSpec {
     /// What `vrrp_script`/`MISC_CHECK` scripts return on this machine: script text → exit status.
     #[serde(default)]
     pub script_results: BTreeMap<String, i32>,
+    /// The keepalived release the machine runs (`1.3.5` as CentOS 7 ships it, `2.2.4`,
+    /// `2.4.3`): picks the VRRP version profile (log wording, validation). Default 2.2.
+    #[serde(default)]
+    pub keepalived_version: Option<Spanned<String>>,
 }
 
 /// `[[event]]`: something that happens at a simulated time.
@@ -179,6 +183,15 @@ pub struct ExpectSpec {
     pub at_least: Option<usize>,
     #[serde(default)]
     pub at_most: Option<usize>,
+    /// Only events at exactly this simulated time count (`at = "13.257833s"`).
+    #[serde(default, with = "crate::time::serde_duration::option")]
+    pub at: Option<Duration>,
+    /// Only events at or after this time count.
+    #[serde(default, with = "crate::time::serde_duration::option")]
+    pub after: Option<Duration>,
+    /// Only events before this time count.
+    #[serde(default, with = "crate::time::serde_duration::option")]
+    pub before: Option<Duration>,
     // vrrp
     #[serde(default)]
     pub instance: Option<String>,

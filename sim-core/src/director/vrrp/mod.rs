@@ -84,6 +84,28 @@ pub enum KeepalivedVersion {
     V2_4,
 }
 
+impl KeepalivedVersion {
+    /// The profile of a release number as `keepalived --version` prints it (`1.3.5`,
+    /// `v2.2.4`, `2.4`): 1.x is [`KeepalivedVersion::V1_3`], 2.0 to 2.3.2
+    /// [`KeepalivedVersion::V2_2`], 2.3.3 and later [`KeepalivedVersion::V2_4`].
+    pub fn from_release(s: &str) -> Option<Self> {
+        let t = s.trim().trim_start_matches(['v', 'V']);
+        let mut parts = t.split('.').map(|p| p.parse::<u32>());
+        let major = parts.next()?.ok()?;
+        let minor = parts.next().transpose().ok()?.unwrap_or(0);
+        let patch = parts.next().transpose().ok()?.unwrap_or(0);
+        if parts.next().is_some() {
+            return None;
+        }
+        match (major, minor, patch) {
+            (1, ..) => Some(Self::V1_3),
+            (2, m, p) if (m, p) < (3, 3) => Some(Self::V2_2),
+            (2, ..) => Some(Self::V2_4),
+            _ => None,
+        }
+    }
+}
+
 /// How the engine behaves beyond what the configuration says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {

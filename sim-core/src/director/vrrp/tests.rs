@@ -626,6 +626,29 @@ fn v1_3_transition_and_forced_election() {
     assert_eq!(a.state(), "BACKUP");
 }
 
+#[test]
+fn v1_3_state_master_with_a_tracked_script_still_claims_after_one_interval() {
+    // 1.3.5 runs the script at start-up (`thread_add_event`) and leaves the instance in
+    // GOTO_MASTER: the first success must not turn it into a plain BACKUP (seed 003's pair).
+    let v13 = Options { version: KeepalivedVersion::V1_3, log_detail: false };
+    let script = "vrrp_script chk {\n script \"/bin/chk\"\n interval 2\n}\n";
+    let mut lan = Lan::new();
+    lan.add(&format!("{script}{}", conf("MASTER", Some(100), "track_script {\n chk\n }")), 1, v13);
+    lan.add(&format!("{script}{}", conf("BACKUP", Some(90), "track_script {\n chk\n }")), 2, v13);
+    lan.run_until(secs(5.0));
+    let (a, b) = (&lan.nodes[0], &lan.nodes[1]);
+    assert_eq!(a.log_times("VRRP_Instance(VI_1) Transition to MASTER STATE"), vec![secs(1.0)]);
+    assert_eq!(a.log_times("VRRP_Instance(VI_1) Entering MASTER STATE"), vec![secs(2.0)]);
+    assert_eq!(b.logs(), vec!["VRRP_Instance(VI_1) Entering BACKUP STATE", "VRRP_Script(chk) succeeded"]);
+    assert_eq!(b.state(), "BACKUP");
+    // A script that fails at start still takes the instance to FAULT.
+    let mut lan = Lan::new();
+    lan.scripts.0.insert("/bin/chk".into(), 1);
+    lan.add(&format!("{script}{}", conf("MASTER", Some(100), "track_script {\n chk\n }")), 1, v13);
+    lan.run_until(secs(5.0));
+    assert_eq!(lan.nodes[0].state(), "FAULT");
+}
+
 const SEED002_MASTER: &str = r#"! seed 002_002d859144b46f77.txt, step 4: nginx HA with keepalived, master A (VRRP only)
 
 global_defs {

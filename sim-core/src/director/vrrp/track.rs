@@ -230,6 +230,13 @@ impl Core {
                 return;
             }
         }
+        // 1.3.5's `vrrp_init_state` never parks an instance in FAULT to wait for its
+        // scripts' first result (it runs them at once, `thread_add_event` in
+        // `vrrp_init_script`): `state MASTER` is already in GOTO_MASTER and a BACKUP is
+        // counting down, so a first success changes nothing. Only a real FAULT is left here.
+        if self.v() == V::V1_3 && self.inst[i].state != State::Fault {
+            return;
+        }
         let owner_master = self.inst[i].wantstate == State::Master && self.inst[i].base_priority == PRIO_OWNER;
         if !owner_master {
             self.inst[i].wantstate = State::Backup;
