@@ -130,8 +130,10 @@ impl Stack {
         if limit == 0 {
             return true;
         }
-        let p =
-            self.icmp_peers.entry(dst).or_insert(Peer { tokens_ms: 0, last: now - std::time::Duration::from_secs(60) });
+        // inet_getpeer sets rate_last = jiffies - 60 s, so the first calculation is
+        // capped at the full burst. (Not `now - 60 s` here: the simulation starts
+        // at 0, where that would saturate and leave a new peer a single token.)
+        let p = self.icmp_peers.entry(dst).or_insert(Peer { tokens_ms: BURST * limit, last: now });
         let mut tokens = p.tokens_ms + now.since(p.last).as_millis() as u64;
         p.last = now;
         tokens = tokens.min(BURST * limit);
