@@ -907,7 +907,7 @@ impl Stack {
                     // arp_error_report → ipv4_link_failure → ICMP host unreachable.
                     let s = crate::wire::summary::ipv4(&frame[ETH_HLEN..]);
                     out.note("-", "drop", || format!("{s} [neighbour {target} FAILED: host unreachable]"));
-                    self.icmp_send(now, &frame, None, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, hk, out);
+                    self.icmp_send_link_failure(now, &frame, hk, out);
                 }
                 NeighOut::Note { dev, text } => {
                     let n = self.dev_pos(dev).map(|p| self.ifaces[p].name.clone()).unwrap_or_default();
