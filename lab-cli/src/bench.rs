@@ -18,6 +18,12 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         repeat: u32,
     },
+    /// The director's per-packet and per-connection costs (IPVS alone).
+    Director {
+        /// Iterations per figure.
+        #[arg(long, default_value_t = 200_000)]
+        iterations: usize,
+    },
 }
 
 pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
@@ -48,6 +54,19 @@ pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
                 "echoes           {:.0} echoes/s (ns-3 3.44 on these machines: about 92000)",
                 r.echoes_received as f64 / secs
             );
+            Ok(0)
+        }
+        BenchCmd::Director { iterations } => {
+            for (name, v) in sim_core::director::ipvs::bench::bench_figures(iterations) {
+                let target = match name.as_str() {
+                    "dr_established_ns_per_packet" => " (target <= 50)",
+                    "nat_established_ns_per_packet" => " (target <= 100)",
+                    "wlc100_new_connection_ns" => " (target <= 300)",
+                    "conn_entry_bytes" => " (target <= 128)",
+                    _ => "",
+                };
+                println!("{name:<36} {v:>10.1}{target}");
+            }
             Ok(0)
         }
     }

@@ -35,6 +35,17 @@ enum Cmd {
     /// Measure the simulator's speed.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// keepalived's own command line; `-t FILE` checks a configuration like `keepalived -t`.
+    Keepalived {
+        /// Check the configuration and exit with keepalived's status.
+        #[arg(short = 't', long = "config-test")]
+        test: bool,
+        /// The configuration file (keepalived's default path if omitted).
+        #[arg(short = 'f', long = "use-file", value_name = "FILE")]
+        file: Option<String>,
+        /// The file, positionally (`lvs-lab keepalived -t FILE`).
+        path: Option<String>,
+    },
 }
 
 /// A failure with the exit status it deserves.
@@ -62,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Show { scenario } => show(&scenario),
         Cmd::Check(a) => check::check(a),
         Cmd::Bench(b) => bench::bench(b),
+        Cmd::Keepalived { test, file, path } => keepalived_test(test, file.or(path)),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -70,6 +82,21 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// `keepalived -t`: prints what keepalived prints and exits with its status.
+fn keepalived_test(test: bool, file: Option<String>) -> Result<u8, Fail> {
+    if !test {
+        return Err(Fail::input(
+            "only `keepalived -t [-f] FILE` (configuration test) is available here; run keepalived inside a scenario",
+        ));
+    }
+    let path = file.unwrap_or_else(|| "/etc/keepalived/keepalived.conf".to_string());
+    let (code, lines) = sim_core::director::keepalived::check_config(&path);
+    for l in &lines {
+        eprintln!("{l}");
+    }
+    Ok(u8::try_from(code).unwrap_or(1))
 }
 
 fn show(name: &str) -> Result<u8, Fail> {

@@ -50,6 +50,11 @@ pub trait Node {
     fn ports(&self) -> Vec<PortInfo>;
     /// A frame arrived on `port`. Emit frames and trace events into `out`.
     fn on_frame(&mut self, now: Instant, port: PortId, frame: &[u8], out: &mut Outbox);
+    /// The same, for a driver that owns the frame and no longer needs it: a node
+    /// that keeps or rewrites frames (forwarding) avoids a copy.
+    fn on_frame_owned(&mut self, now: Instant, port: PortId, frame: Vec<u8>, out: &mut Outbox) {
+        self.on_frame(now, port, &frame, out);
+    }
     /// Timers (ARP, TCP retransmits, VRRP adverts, health checks, expiry) that are due.
     fn on_timer(&mut self, now: Instant, out: &mut Outbox);
     /// The earliest instant at which `on_timer` has work to do.

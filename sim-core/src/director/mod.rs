@@ -2,6 +2,7 @@
 //! ipvsadm front end, keepalived's configuration parser, VRRP and health checkers.
 //! Depends on [`crate::wire`] and the hook interface of [`crate::stack`] only.
 
+pub mod check;
 pub mod ipvs;
 pub mod ipvsadm;
 pub mod keepalived;

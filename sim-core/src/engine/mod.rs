@@ -490,7 +490,7 @@ impl Sim {
                 if let Some(c) = &mut self.capture {
                     c.packet(self.nodes[node].cap_if[port], self.now, &frame, true, ev_id);
                 }
-                self.nodes[node].node.on_frame(self.now, port, &frame, &mut self.out);
+                self.nodes[node].node.on_frame_owned(self.now, port, frame, &mut self.out);
                 self.flush(node, rx);
             }
         }

@@ -5,24 +5,21 @@ use crate::time::Instant;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-struct Entry<E> {
+/// A heap entry: ordering key and the slot holding the event. Events live in a
+/// slab so the heap moves 24-byte entries, not whole events.
+#[derive(PartialEq, Eq)]
+struct Entry {
     time: Instant,
     seq: u64,
-    ev: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, o: &Self) -> bool {
-        (self.time, self.seq) == (o.time, o.seq)
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Entry {
     /// Reversed, so the max-heap pops the earliest (time, seq) first.
     fn cmp(&self, o: &Self) -> Ordering {
         (o.time, o.seq).cmp(&(self.time, self.seq))
@@ -31,23 +28,38 @@ impl<E> Ord for Entry<E> {
 
 /// A min-queue of events keyed by (time, insertion sequence).
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Entry>,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     seq: u64,
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue { heap: BinaryHeap::new(), seq: 0 }
+        EventQueue { heap: BinaryHeap::new(), slab: Vec::new(), free: Vec::new(), seq: 0 }
     }
 }
 
 impl<E> EventQueue<E> {
     pub fn push(&mut self, time: Instant, ev: E) {
         self.seq += 1;
-        self.heap.push(Entry { time, seq: self.seq, ev });
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Entry { time, seq: self.seq, slot });
     }
     pub fn pop(&mut self) -> Option<(Instant, E)> {
-        self.heap.pop().map(|e| (e.time, e.ev))
+        let e = self.heap.pop()?;
+        self.free.push(e.slot);
+        let ev = self.slab[e.slot as usize].take().expect("queued events have a slot");
+        Some((e.time, ev))
     }
     pub fn peek_time(&self) -> Option<Instant> {
         self.heap.peek().map(|e| e.time)

@@ -4,7 +4,24 @@
 
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fixed multiply-shift hasher for MAC keys. The table is only ever looked up
+/// or pruned, never iterated into output, so its order cannot leak.
+#[derive(Default)]
+struct MacHasher(u64);
+
+impl Hasher for MacHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16
+    }
+}
 
 /// Where a frame goes after the switch has looked at it.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,7 +37,7 @@ pub enum Forward {
 pub struct Switch {
     pub name: String,
     pub ageing: Duration,
-    table: BTreeMap<MacAddr, (usize, Instant)>,
+    table: HashMap<MacAddr, (usize, Instant), BuildHasherDefault<MacHasher>>,
 }
 
 impl Switch {
@@ -28,7 +45,7 @@ impl Switch {
     pub const DEFAULT_AGEING: Duration = Duration::from_secs(300);
 
     pub fn new(name: impl Into<String>, ageing: Duration) -> Self {
-        Switch { name: name.into(), ageing, table: BTreeMap::new() }
+        Switch { name: name.into(), ageing, table: HashMap::default() }
     }
 
     /// Learns from and decides on a frame that entered on `port`.

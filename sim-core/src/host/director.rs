@@ -125,21 +125,35 @@ impl Machine {
     pub(super) fn ipvs_sysctl_set(&mut self, k: &str, v: &str) -> Result<(), String> {
         match self.director.ipvs.as_deref_mut() {
             Some(i) => i.sysctl.set(k, v),
-            None => Err(format!("sysctl: cannot stat /proc/sys/{}: No such file or directory (ip_vs is not loaded)", k.replace('.', "/"))),
+            None => Err(format!(
+                "sysctl: cannot stat /proc/sys/{}: No such file or directory (ip_vs is not loaded)",
+                k.replace('.', "/")
+            )),
         }
     }
 
     /// `keepalived [-f FILE] [-D] ...`: starts the daemon (it forks into the background).
-    pub(super) fn keepalived_cmd(&mut self, now: Instant, argv: &[String], out: &mut Outbox) -> Result<String, CmdError> {
+    pub(super) fn keepalived_cmd(
+        &mut self,
+        now: Instant,
+        argv: &[String],
+        out: &mut Outbox,
+    ) -> Result<String, CmdError> {
         let mut file = KEEPALIVED_CONF.to_string();
         let mut test = false;
         let mut it = argv.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
-                "-f" | "--use-file" => file = it.next().cloned().ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'f'"))?,
+                "-f" | "--use-file" => {
+                    file = it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| CmdError::usage("keepalived: option requires an argument -- 'f'"))?
+                }
                 s if s.starts_with("--use-file=") => file = s["--use-file=".len()..].to_string(),
                 "-t" | "--config-test" => test = true,
-                "-D" | "--log-detail" | "-S" | "-l" | "--log-console" | "-n" | "--dont-fork" | "-P" | "--vrrp" | "-C" | "--check" => {}
+                "-D" | "--log-detail" | "-S" | "-l" | "--log-console" | "-n" | "--dont-fork" | "-P" | "--vrrp"
+                | "-C" | "--check" => {}
                 other => return Err(CmdError::usage(format!("keepalived: unrecognized option '{other}'"))),
             }
         }
@@ -152,7 +166,12 @@ impl Machine {
         self.start_keepalived(now, &file, out)
     }
 
-    pub(super) fn keepalived_service(&mut self, now: Instant, action: ServiceAction, out: &mut Outbox) -> Result<String, CmdError> {
+    pub(super) fn keepalived_service(
+        &mut self,
+        now: Instant,
+        action: ServiceAction,
+        out: &mut Outbox,
+    ) -> Result<String, CmdError> {
         match action {
             ServiceAction::Start => {
                 if self.director.keepalived.is_some() {
@@ -196,7 +215,10 @@ impl Machine {
             return Err(CmdError::with_status("keepalived is already running", 1));
         }
         if !self.files.contains_key(file) {
-            return Err(CmdError::with_status(format!("Configuration file '{file}' is not a regular non-executable file"), 1));
+            return Err(CmdError::with_status(
+                format!("Configuration file '{file}' is not a regular non-executable file"),
+                1,
+            ));
         }
         let src = self.keepalived_files();
         let parsed = keepalived::parse(&src, file, &self.keepalived_parse_options()).map_err(|e| {
@@ -216,7 +238,12 @@ impl Machine {
                 .ifaces
                 .iter()
                 .filter(|i| i.kind != IfKind::Loopback)
-                .map(|i| IfaceInfo { name: i.name.clone(), mac: i.mac, addr: i.select_addr(None, Scope::Global), up: i.running() })
+                .map(|i| IfaceInfo {
+                    name: i.name.clone(),
+                    mac: i.mac,
+                    addr: i.select_addr(None, Scope::Global),
+                    up: i.running(),
+                })
                 .collect();
             Vrrp::new(&config, &ifaces, Options::default(), now)
         });
@@ -263,7 +290,8 @@ impl Machine {
             ipvs.on_timer(now, out);
         }
         let links = std::mem::take(&mut self.director.pending_links);
-        let running: BTreeMap<String, bool> = self.apps.iter().map(|a| (a.spec.name().to_string(), a.running)).collect();
+        let running: BTreeMap<String, bool> =
+            self.apps.iter().map(|a| (a.spec.name().to_string(), a.running)).collect();
         let Some(vrrp) = self.director.keepalived.as_mut().and_then(|k| k.vrrp.as_mut()) else { return };
         for (dev, up) in links {
             vrrp.set_interface(now, &dev, up);
@@ -273,7 +301,9 @@ impl Machine {
             vrrp.on_timer(now, &mut scripts);
         }
         for s in scripts.unknown {
-            out.note("-", "keepalived", || format!("vrrp_script `{s}` is not modelled: assumed to exit 0 (set script_results in the scenario)"));
+            out.note("-", "keepalived", || {
+                format!("vrrp_script `{s}` is not modelled: assumed to exit 0 (set script_results in the scenario)")
+            });
         }
         let actions = vrrp.drain_actions();
         self.apply_vrrp(now, actions, out);
@@ -314,7 +344,9 @@ impl Machine {
                     }
                 }
                 VrrpAction::Garp { dev, vip, frame, .. } => {
-                    let Some(port) = self.stack.dev_by_name(&dev).and_then(|d| self.stack.ifaces[d].port) else { continue };
+                    let Some(port) = self.stack.dev_by_name(&dev).and_then(|d| self.stack.ifaces[d].port) else {
+                        continue;
+                    };
                     if self.stack.ifaces.iter().any(|i| i.port == Some(port) && i.running()) {
                         out.send_with(port, frame, || format!("keepalived gratuitous ARP for {vip}"));
                     }
@@ -366,7 +398,14 @@ fn split(m: &mut Machine) -> (Hk<'_>, &mut Stack) {
 /// Sends a keepalived advert: the filter OUTPUT chain applies (so `iptables -I
 /// OUTPUT -p vrrp -j DROP` silences it), multicast leaves `dev` directly.
 impl Stack {
-    pub fn raw_output(&mut self, now: Instant, dev: &str, frame: Vec<u8>, hk: &mut Hk, out: &mut Outbox) -> Result<(), crate::stack::SendError> {
+    pub fn raw_output(
+        &mut self,
+        now: Instant,
+        dev: &str,
+        frame: Vec<u8>,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) -> Result<(), crate::stack::SendError> {
         let dst = Ipv4Addr::new(frame[ETH_HLEN + 16], frame[ETH_HLEN + 17], frame[ETH_HLEN + 18], frame[ETH_HLEN + 19]);
         if !dst.is_multicast() {
             return self.ip_output(now, frame, Some("VRRP advert (unicast peer)".into()), hk, out);

@@ -585,6 +585,10 @@ impl Node for Machine {
     }
 
     fn on_frame(&mut self, now: Instant, port: PortId, frame: &[u8], out: &mut Outbox) {
+        self.on_frame_owned(now, port, frame.to_vec(), out);
+    }
+
+    fn on_frame_owned(&mut self, now: Instant, port: PortId, frame: Vec<u8>, out: &mut Outbox) {
         let (mut hk, stack) = self.hk();
         stack.receive(now, port, frame, &mut hk, out);
         self.pump(now, out);

@@ -183,6 +183,11 @@ impl Stack {
     // ----- lookups -----
 
     pub fn dev_pos(&self, ifindex: IfIndex) -> Option<usize> {
+        // Devices are usually kept in ifindex order from 1.
+        let guess = (ifindex as usize).wrapping_sub(1);
+        if self.ifaces.get(guess).is_some_and(|i| i.index == ifindex) {
+            return Some(guess);
+        }
         pos_of(&self.ifaces, ifindex)
     }
 
@@ -378,9 +383,9 @@ impl Stack {
     // ----- input -----
 
     /// A frame arrived on `port`.
-    pub fn receive(&mut self, now: Instant, port: PortId, frame: &[u8], hk: &mut Hk, out: &mut Outbox) {
+    pub fn receive(&mut self, now: Instant, port: PortId, frame: Vec<u8>, hk: &mut Hk, out: &mut Outbox) {
         self.now = now;
-        let eth = match Eth::parse(frame) {
+        let eth = match Eth::parse(&frame) {
             Ok(e) => e,
             Err(e) => return out.drop_rx(|| e.to_string()),
         };
@@ -406,7 +411,7 @@ impl Stack {
                 if pkt_type == PktType::Multicast && !self.joined_mac(dev, eth.dst) {
                     return out.drop_rx(|| "multicast group not joined".into());
                 }
-                self.ip_rcv(now, dev, frame.to_vec(), pkt_type, hk, out)
+                self.ip_rcv(now, dev, frame, pkt_type, hk, out)
             }
             t => out.drop_rx(|| format!("ethertype 0x{t:04x} not handled")),
         }
@@ -574,9 +579,15 @@ impl Stack {
         out: &mut Outbox,
     ) {
         if !self.blocked.is_empty() {
-            let dst = Ipv4Addr::new(frame[ETH_HLEN + 16], frame[ETH_HLEN + 17], frame[ETH_HLEN + 18], frame[ETH_HLEN + 19]);
+            let dst =
+                Ipv4Addr::new(frame[ETH_HLEN + 16], frame[ETH_HLEN + 17], frame[ETH_HLEN + 18], frame[ETH_HLEN + 19]);
             if self.blocked.contains(&dst) {
-                return self.note_drop(dev, pkt_type, out, format!("keepalived strict mode blocks {dst} (no `accept`)"));
+                return self.note_drop(
+                    dev,
+                    pkt_type,
+                    out,
+                    format!("keepalived strict mode blocks {dst} (no `accept`)"),
+                );
             }
         }
         if !self.nf.quiet() {
@@ -756,7 +767,20 @@ impl Stack {
     pub fn ip_output(
         &mut self,
         now: Instant,
+        frame: Vec<u8>,
+        cause: Option<String>,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) -> Result<(), SendError> {
+        self.ip_output_routed(now, frame, None, cause, hk, out)
+    }
+
+    /// [`Stack::ip_output`] with the route already looked up by the sender.
+    pub fn ip_output_routed(
+        &mut self,
+        now: Instant,
         mut frame: Vec<u8>,
+        route: Option<OutRoute>,
         cause: Option<String>,
         hk: &mut Hk,
         out: &mut Outbox,
@@ -766,7 +790,11 @@ impl Stack {
             let ip = Ipv4::trusted(&frame[ETH_HLEN..]).map_err(|_| SendError::NetUnreach)?;
             (ip.dst, ip.packet_len(), ip.df)
         };
-        let r = if dst.is_multicast() { None } else { Some(self.route_output(dst).ok_or(SendError::NetUnreach)?) };
+        let r = match route {
+            Some(r) => Some(r),
+            None if dst.is_multicast() => None,
+            None => Some(self.route_output(dst).ok_or(SendError::NetUnreach)?),
+        };
         if let Some(v) = self.hook(now, HookPoint::LocalOut, None, 0, &mut frame, hk, out) {
             self.apply_verdict(now, v, frame, None, hk, out);
             return Ok(());
@@ -821,7 +849,7 @@ impl Stack {
     }
 
     /// The device multicast leaves by: the first Ethernet device that is up.
-    fn mcast_dev(&self) -> Option<usize> {
+    pub(crate) fn mcast_dev(&self) -> Option<usize> {
         self.ifaces.iter().position(|i| i.kind == IfKind::Ether && i.up)
     }
 

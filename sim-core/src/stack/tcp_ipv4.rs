@@ -60,6 +60,9 @@ impl Stack {
     /// TCP's own timers retransmit it. Looped-back segments wait in the backlog,
     /// which every entry point drains last.
     pub fn flush_tcp(&mut self, now: Instant, hk: &mut Hk, out: &mut Outbox) {
+        if !self.tcp.has_output() {
+            return;
+        }
         let segs: Vec<_> = self.tcp.poll_output().collect();
         for seg in segs {
             let mut h = IpHdr::new(*seg.src.ip(), *seg.dst.ip(), IPPROTO_TCP);

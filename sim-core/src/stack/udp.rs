@@ -34,8 +34,8 @@ struct Socket {
 #[derive(Debug, Default)]
 pub struct Udp {
     socks: BTreeMap<UdpSock, Socket>,
-    /// Sockets with data or errors waiting.
-    ready: std::collections::BTreeSet<UdpSock>,
+    /// Sockets with data or errors waiting (few: a Vec beats a set).
+    ready: Vec<UdpSock>,
     next: UdpSock,
     next_port: u16,
 }
@@ -92,7 +92,10 @@ impl Udp {
         if self.ready.is_empty() {
             return Vec::new();
         }
-        std::mem::take(&mut self.ready).into_iter().collect()
+        let mut v = std::mem::take(&mut self.ready);
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// `__udp4_lib_lookup`: an exact local address scores higher than a wildcard.
@@ -118,7 +121,7 @@ impl Udp {
         for (k, s) in self.socks.iter_mut() {
             if s.port == sport && s.peer == Some(SocketAddrV4::new(e.about.dst, dport)) {
                 s.errors.push_back(*e);
-                self.ready.insert(*k);
+                self.ready.push(*k);
             }
         }
     }
@@ -155,7 +158,7 @@ impl Stack {
                     payload: u.payload.to_vec(),
                 };
                 self.udp.socks.get_mut(&s).expect("found").rx.push_back(d);
-                self.udp.ready.insert(s);
+                self.udp.ready.push(s);
                 let port = u.dport;
                 out.verdict(|| format!("delivered to UDP port {port}"));
             }
@@ -182,13 +185,19 @@ impl Stack {
     ) -> Result<(), SendError> {
         let Some(sock) = self.udp.socks.get(&s) else { return Err(SendError::NetUnreach) };
         let (bound, sport) = (sock.addr, sock.port);
-        let src = match bound {
-            Some(a) => a,
-            None => self.route_output(*to.ip()).ok_or(SendError::NetUnreach)?.src,
+        let route =
+            if to.ip().is_multicast() { None } else { Some(self.route_output(*to.ip()).ok_or(SendError::NetUnreach)?) };
+        let src = match (bound, &route) {
+            (Some(a), _) => a,
+            (None, Some(r)) => r.src,
+            (None, None) => self
+                .mcast_dev()
+                .and_then(|d| self.select_addr(d, None, crate::stack::iface::Scope::Global))
+                .ok_or(SendError::NetUnreach)?,
         };
         let mut h = IpHdr::new(src, *to.ip(), IPPROTO_UDP);
         h.ttl = self.sysctl.globals.ip_default_ttl as u8;
         let f = build(&h, &L4::Udp { sport, dport: to.port(), payload });
-        self.ip_output(now, f, None, hk, out)
+        self.ip_output_routed(now, f, route, None, hk, out)
     }
 }

@@ -45,9 +45,18 @@ pub struct Ipv4<'a> {
 impl<'a> Ipv4<'a> {
     /// Parses and validates as `ip_rcv_core` does: version, IHL, total length, checksum.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, WireError> {
-        let h = Ipv4HeaderSlice::from_slice(bytes).map_err(|e| WireError::Malformed(format!("IPv4 header: {e}")))?;
-        let hlen = h.slice().len();
-        let total = usize::from(h.total_len());
+        // The common case checked by hand; anything odd goes through etherparse
+        // for its precise error.
+        if bytes.len() < 20 || bytes[0] >> 4 != 4 || bytes[0] & 0x0f < 5 {
+            let e =
+                Ipv4HeaderSlice::from_slice(bytes).err().map_or_else(|| "bad header".to_string(), |e| e.to_string());
+            return Err(WireError::Malformed(format!("IPv4 header: {e}")));
+        }
+        let hlen = usize::from(bytes[0] & 0x0f) * 4;
+        if bytes.len() < hlen {
+            return Err(WireError::Truncated { what: "IPv4 header", need: hlen, have: bytes.len() });
+        }
+        let total = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
         if total < hlen {
             return Err(WireError::Malformed(format!("IPv4 total length {total} shorter than header {hlen}")));
         }
@@ -59,8 +68,8 @@ impl<'a> Ipv4<'a> {
         }
         let flags = u16::from_be_bytes([bytes[6], bytes[7]]);
         Ok(Ipv4 {
-            src: h.source_addr(),
-            dst: h.destination_addr(),
+            src: Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]),
+            dst: Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]),
             proto: bytes[9],
             ttl: bytes[8],
             tos: bytes[1],

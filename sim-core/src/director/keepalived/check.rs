@@ -905,8 +905,13 @@ impl Parser<'_> {
                     m.script.group = group;
                 }
             }
+            // `payload_handler`, `require_reply_handler`: the rest of the line is the hex string.
             "payload" | "require_reply" => {
-                let val = v.get(1).cloned().unwrap_or_default();
+                if kw == "payload" && v.len() == 1 {
+                    self.err("UDP_CHECK payload requires a payload");
+                    return Ok(());
+                }
+                let val = v[1..].join(" ");
                 if let Some(c) = self.checker()
                     && let CheckerKind::Udp(u) = &mut c.kind
                 {
@@ -915,6 +920,25 @@ impl Parser<'_> {
                     } else {
                         u.require_reply = Some(val);
                     }
+                }
+            }
+            // `min_length_handler`, `max_length_handler`.
+            "min_reply_length" | "max_reply_length" => {
+                let s = self.arg(v, 1)?.to_string();
+                let which = if kw == "min_reply_length" { "min" } else { "max" };
+                match self.read_unsigned(&s, 0, 65535, false) {
+                    Some(n) => {
+                        if let Some(c) = self.checker()
+                            && let CheckerKind::Udp(u) = &mut c.kind
+                        {
+                            if kw == "min_reply_length" {
+                                u.min_reply_length = n as u16;
+                            } else {
+                                u.max_reply_length = n as u16;
+                            }
+                        }
+                    }
+                    None => self.err(format!("UDP_CHECK {which} length {s} not valid - must be between 0 & 65535")),
                 }
             }
             "helo_name" => {
@@ -1036,6 +1060,13 @@ impl Parser<'_> {
                     }
                     _ => None,
                 };
+                // `udp_check_end_handler`.
+                if let Some(CheckerKind::Udp(u)) = self.checker().map(|c| &c.kind)
+                    && u.min_reply_length > u.max_reply_length
+                {
+                    let (min, max) = (u.min_reply_length, u.max_reply_length);
+                    self.err(format!("UDP_CHECK min_reply length {min} > max_reply_length {max} - will always fail"));
+                }
                 if let Some(msg) = drop {
                     self.err(msg);
                     if let Some(r) = self.rs() {

@@ -1,6 +1,6 @@
 //! `global_defs` (`keepalived/core/global_parser.c: init_global_keywords`).
 
-use super::model::{GlobalDefs, LvsSyncDaemon};
+use super::model::{GlobalDefs, LvsFlushOnStop, LvsSyncDaemon};
 use super::parser::{Kw, Parser, Res, check_true_false, inet_pton4};
 use std::time::Duration;
 
@@ -161,6 +161,21 @@ impl Parser<'_> {
             }
             "dynamic_interfaces" => self.global.data.dynamic_interfaces = true,
             "lvs_flush" => self.global.data.lvs_flush = true,
+            // `lvs_flush_on_stop_handler`.
+            "lvs_flush_on_stop" | "lvs_flush_onstop" => match v.get(1).map(String::as_str) {
+                None => self.global.data.lvs_flush_on_stop = LvsFlushOnStop::Full,
+                Some("VS") => self.global.data.lvs_flush_on_stop = LvsFlushOnStop::Vs,
+                Some(s) => self.err(format!("Unknown lvs_flush_on_stop type {s}")),
+            },
+            // `checker_log_all_failures_handler`: no value means on; an invalid value is ignored.
+            "checker_log_all_failures" => match v.get(1) {
+                None => self.global.data.checker_log_all_failures = true,
+                Some(s) => {
+                    if let Some(b) = check_true_false(s) {
+                        self.global.data.checker_log_all_failures = b;
+                    }
+                }
+            },
             "lvs_timeouts" => self.lvs_timeouts(v),
             "lvs_sync_daemon" => self.lvs_sync_daemon(v),
             "vrrp_mcast_group4" => {

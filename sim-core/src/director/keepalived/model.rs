@@ -57,6 +57,10 @@ pub struct GlobalDefs {
     pub vrrp_check_unicast_src: bool,
     pub dynamic_interfaces: bool,
     pub lvs_flush: bool,
+    /// `lvs_flush_on_stop [VS]` (alias `lvs_flush_onstop`).
+    pub lvs_flush_on_stop: LvsFlushOnStop,
+    /// `checker_log_all_failures`: checkers log every failed attempt while up.
+    pub checker_log_all_failures: bool,
     pub lvs_timeouts: LvsTimeouts,
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
 }
@@ -88,10 +92,24 @@ impl Default for GlobalDefs {
             vrrp_check_unicast_src: false,
             dynamic_interfaces: false,
             lvs_flush: false,
+            lvs_flush_on_stop: LvsFlushOnStop::No,
+            checker_log_all_failures: false,
             lvs_timeouts: LvsTimeouts::default(),
             lvs_sync_daemon: None,
         }
     }
+}
+
+/// What the checker process removes from IPVS when it stops (`global_data.h: LVS_NO_FLUSH`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LvsFlushOnStop {
+    /// Default: remove each real server, then each virtual server keepalived added.
+    #[default]
+    No,
+    /// `lvs_flush_on_stop VS`: remove each virtual server (its real servers go with it).
+    Vs,
+    /// `lvs_flush_on_stop`: flush the whole IPVS table.
+    Full,
 }
 
 /// `lvs_timeouts tcp N tcpfin N udp N` (seconds; unset keeps the kernel's).
@@ -448,8 +466,19 @@ pub struct MiscCheck {
     pub dynamic: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `UDP_CHECK { payload HEX; require_reply [HEX]; min_reply_length N; max_reply_length N }`;
+/// the hex strings are kept as written (words joined by a space).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdpCheck {
     pub payload: Option<String>,
     pub require_reply: Option<String>,
+    pub min_reply_length: u16,
+    pub max_reply_length: u16,
+}
+
+impl Default for UdpCheck {
+    /// `udp_check_handler`: lengths 0 and `UINT8_MAX`.
+    fn default() -> Self {
+        UdpCheck { payload: None, require_reply: None, min_reply_length: 0, max_reply_length: 255 }
+    }
 }

@@ -43,7 +43,7 @@
 //!   GOTO_FAULT bookkeeping, the periodic `vrrp_update_priority` thread (priorities change
 //!   at once here) and sync-group details follow the 2.x code.
 
-mod ah;
+pub(crate) mod ah;
 mod instance;
 mod packet;
 mod sync;

@@ -693,6 +693,11 @@ impl TcpStack {
         self.timers.peek().map(|Reverse((t, _, _))| *t)
     }
 
+    /// Whether segments are waiting in [`TcpStack::poll_output`].
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// Segments to send, in order.
     pub fn poll_output(&mut self) -> std::vec::Drain<'_, SegOut> {
         self.out.drain(..)
