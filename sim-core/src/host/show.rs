@@ -332,7 +332,7 @@ pub fn sockets(st: &Stack, f: &crate::shell::Sockets) -> String {
         let local = if i.local.ip().is_unspecified() { format!("*:{}", i.local.port()) } else { i.local.to_string() };
         let _ = writeln!(s, "tcp   {:<10} {:<6} {:<6} {:<32} {}", i.state.ss_name(), 0, i.send_q, local, peer);
     }
-    for (a, p, peer) in st.udp.sockets().into_iter().filter(|_| udp) {
+    for (a, p, peer) in st.udp.sockets().filter(|_| udp) {
         if !show(peer.is_none()) {
             continue;
         }
