@@ -18,6 +18,18 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         repeat: u32,
     },
+    /// The director's forwarding rate over AF_PACKET in the netns harness (needs root).
+    Netns {
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Distinct client ports (IPVS connections).
+        #[arg(long, default_value_t = 64)]
+        flows: u16,
+        /// Read with one system call per frame instead of a TPACKET_V3 ring.
+        #[arg(long)]
+        plain: bool,
+    },
     /// The director's per-packet and per-connection costs (IPVS alone).
     Director {
         /// Iterations per figure.
@@ -28,6 +40,7 @@ pub enum BenchCmd {
 
 pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
     match b {
+        BenchCmd::Netns { seconds, flows, plain } => crate::netns::bench::bench(seconds, flows, plain),
         BenchCmd::LanEcho { servers, echoes, repeat } => {
             if servers == 0 || servers > 60_000 {
                 return Err(Fail::input("--servers must be between 1 and 60000"));

@@ -3,6 +3,7 @@
 
 mod bench;
 mod check;
+mod netns;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ enum Cmd {
     /// Measure the simulator's speed.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Run scenarios on real Linux kernels in network namespaces; diff against the simulator.
+    #[command(subcommand)]
+    Netns(netns::NetnsCmd),
     /// keepalived's own command line; `-t FILE` checks a configuration like `keepalived -t`.
     Keepalived {
         /// Check the configuration and exit with keepalived's status.
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Cmd::Show { scenario } => show(&scenario),
         Cmd::Check(a) => check::check(a),
         Cmd::Bench(b) => bench::bench(b),
+        Cmd::Netns(c) => netns::netns(c),
         Cmd::Keepalived { test, file, path } => keepalived_test(test, file.or(path)),
     };
     match r {

@@ -430,6 +430,19 @@ impl Machine {
                 .map_err(|_| CmdError::with_status("SIOCDELRT: No such process", 7))?;
             return Ok(String::new());
         }
+        // `dev lo:0`: the kernel (`rtentry_to_fib_config`) takes the alias's address
+        // as the route's preferred source, and refuses a label with no address.
+        let src = match (e.dev.as_deref().filter(|d| d.contains(':')), dev) {
+            (Some(label), Some(d)) => Some(
+                self.stack.ifaces[d]
+                    .addrs
+                    .iter()
+                    .find(|a| a.label == label)
+                    .map(|a| a.addr)
+                    .ok_or_else(|| CmdError::with_status("SIOCADDRT: No such device", 7))?,
+            ),
+            _ => None,
+        };
         let dev = match e.gateway {
             Some(gw) => Some(
                 self.gateway_dev(gw, dev).map_err(|_| CmdError::with_status("SIOCADDRT: Network is unreachable", 7))?,
@@ -449,7 +462,7 @@ impl Machine {
             prefix: e.prefix_len,
             gateway: e.gateway,
             dev: Some(self.stack.ifaces[d].index),
-            src: None,
+            src,
             scope: if e.gateway.is_some() { Scope::Global } else { Scope::Link },
             metric: e.metric.unwrap_or(0),
             proto: Proto::Boot,

@@ -6,6 +6,7 @@
 //! multicast membership) are carried out on the machine's stack.
 
 use super::Machine;
+use crate::director::check::{Checkers, ProbeId, ProbeResult};
 use crate::director::ipvs::Ipvs;
 use crate::director::ipvsadm;
 use crate::director::keepalived::{self, KeepalivedConfig, MemFiles, ParseOptions};
@@ -31,6 +32,8 @@ const IPPROTO_VRRP: u8 = 112;
 pub struct Keepalived {
     pub config: KeepalivedConfig,
     pub vrrp: Option<Vrrp>,
+    /// The checker process (virtual servers and their health checks).
+    pub checkers: Option<Checkers>,
 }
 
 /// IPVS and keepalived on a machine, when loaded.
@@ -50,7 +53,8 @@ impl DirectorState {
 
     pub fn next_deadline(&self) -> Option<Instant> {
         let vrrp = self.keepalived.as_ref().and_then(|k| k.vrrp.as_ref()).and_then(Vrrp::next_deadline);
-        [self.ipvs.as_ref().and_then(|i| i.next_deadline()), vrrp].into_iter().flatten().min()
+        let checks = self.keepalived.as_ref().and_then(|k| k.checkers.as_ref()).and_then(Checkers::next_deadline);
+        [self.ipvs.as_ref().and_then(|i| i.next_deadline()), vrrp, checks].into_iter().flatten().min()
     }
 
     /// A device went up or down; keepalived learns it at the next timer.
@@ -69,9 +73,25 @@ impl DirectorState {
     }
 }
 
-/// What a `vrrp_script` returns on this machine: the scenario's `script_results`
-/// first, then the usual process checks (`killall -0 NAME`, `pidof NAME`, `pgrep
-/// NAME`, `systemctl is-active NAME`) answered from the machine's apps.
+/// What a check script (`vrrp_script`, MISC_CHECK) returns on a machine: the
+/// scenario's `script_results` first, then the usual process checks (`killall -0
+/// NAME`, `pidof NAME`, `pgrep NAME`, `systemctl is-active NAME`) answered from the
+/// machine's apps; `None` when the script is neither.
+pub fn script_exit(results: &BTreeMap<String, i32>, running: &BTreeMap<String, bool>, script: &str) -> Option<i32> {
+    if let Some(&r) = results.get(script.trim()) {
+        return Some(r);
+    }
+    let words: Vec<&str> = script.split_whitespace().collect();
+    let prog = words.first().map(|w| w.rsplit('/').next().unwrap_or(w)).unwrap_or_default();
+    let target = match (prog, words.as_slice()) {
+        ("killall", [_, "-0", name]) | ("pidof", [_, name]) | ("pgrep", [_, name]) => Some(*name),
+        ("systemctl", [_, "is-active", name]) => Some(*name),
+        _ => None,
+    };
+    target.map(|name| i32::from(!running.get(name.trim_end_matches(".service")).copied().unwrap_or(false)))
+}
+
+/// VRRP's view of the machine's scripts.
 struct Scripts<'a> {
     results: &'a BTreeMap<String, i32>,
     running: BTreeMap<String, bool>,
@@ -80,23 +100,10 @@ struct Scripts<'a> {
 
 impl ScriptEnv for Scripts<'_> {
     fn run(&mut self, _now: Instant, script: &str) -> i32 {
-        if let Some(&r) = self.results.get(script.trim()) {
-            return r;
-        }
-        let words: Vec<&str> = script.split_whitespace().collect();
-        let prog = words.first().map(|w| w.rsplit('/').next().unwrap_or(w)).unwrap_or_default();
-        let target = match (prog, words.as_slice()) {
-            ("killall", [_, "-0", name]) | ("pidof", [_, name]) | ("pgrep", [_, name]) => Some(*name),
-            ("systemctl", [_, "is-active", name]) => Some(*name),
-            _ => None,
-        };
-        match target {
-            Some(name) => i32::from(!self.running.get(name.trim_end_matches(".service")).copied().unwrap_or(false)),
-            None => {
-                self.unknown.push(script.to_string());
-                0
-            }
-        }
+        script_exit(self.results, &self.running, script).unwrap_or_else(|| {
+            self.unknown.push(script.to_string());
+            0
+        })
     }
 }
 
@@ -247,8 +254,15 @@ impl Machine {
                 .collect();
             Vrrp::new(&config, &ifaces, Options::default(), now)
         });
+        let checkers = (!config.virtual_servers.is_empty()).then(|| {
+            let seed = self.random();
+            let locals: Vec<Ipv4Addr> = self.stack.ifaces.iter().flat_map(|i| i.addrs.iter().map(|a| a.addr)).collect();
+            let ipvs = self.director.ipvs.as_deref_mut().expect("loaded for virtual servers");
+            Checkers::new(&config, now, ipvs, rng::stream(seed, "keepalived-checkers"), &locals)
+        });
         self.stack.raw_protocols.insert(IPPROTO_VRRP);
-        self.director.keepalived = Some(Keepalived { config, vrrp });
+        self.director.keepalived = Some(Keepalived { config, vrrp, checkers });
+        self.checker_logs(out);
         out.note("-", "keepalived", || "Starting Keepalived".into());
         self.director_timer(now, out);
         Ok(String::new())
@@ -258,6 +272,13 @@ impl Machine {
     /// VIPs (reference §2.11).
     fn stop_keepalived(&mut self, now: Instant, out: &mut Outbox) {
         let Some(mut k) = self.director.keepalived.take() else { return };
+        if let (Some(c), Some(ipvs)) = (k.checkers.as_mut(), self.director.ipvs.as_deref_mut()) {
+            c.stop(now, ipvs);
+            for line in c.drain_logs() {
+                out.note("-", "check", || line);
+            }
+        }
+        self.probes.clear();
         if let Some(v) = k.vrrp.as_mut() {
             v.stop(now);
             let actions = v.drain_actions();
@@ -282,12 +303,57 @@ impl Machine {
         true
     }
 
+    /// Health-check results to keepalived's checker process, then its log lines.
+    pub(super) fn deliver_probe_results(
+        &mut self,
+        now: Instant,
+        results: Vec<(ProbeId, ProbeResult)>,
+        out: &mut Outbox,
+    ) {
+        if results.is_empty() {
+            return;
+        }
+        let DirectorState { ipvs, keepalived, .. } = &mut self.director;
+        if let (Some(c), Some(ipvs)) = (keepalived.as_mut().and_then(|k| k.checkers.as_mut()), ipvs.as_deref_mut()) {
+            for (id, r) in results {
+                c.on_result(now, id, r, ipvs);
+            }
+        }
+        self.checker_logs(out);
+    }
+
+    fn checker_logs(&mut self, out: &mut Outbox) {
+        if let Some(c) = self.director.keepalived.as_mut().and_then(|k| k.checkers.as_mut()) {
+            for line in c.drain_logs() {
+                out.note("-", "check", || line);
+            }
+        }
+    }
+
+    /// Runs the health checks that are due and times out those that are late.
+    fn checker_timer(&mut self, now: Instant, out: &mut Outbox) {
+        let mut results = vec![];
+        self.expire_probes(now, &mut results);
+        self.deliver_probe_results(now, results, out);
+        let mut reqs = super::probe::Requests::default();
+        match self.director.keepalived.as_mut().and_then(|k| k.checkers.as_mut()) {
+            Some(c) if c.next_deadline().is_some_and(|t| t <= now) => c.on_timer(now, &mut reqs),
+            _ => return,
+        }
+        let done = self.start_probes(now, reqs.0, out);
+        self.deliver_probe_results(now, done, out);
+        self.checker_logs(out);
+    }
+
     /// IPVS and keepalived timers that are due.
     pub(super) fn director_timer(&mut self, now: Instant, out: &mut Outbox) {
         if let Some(ipvs) = self.director.ipvs.as_deref_mut()
             && ipvs.next_deadline().is_some_and(|t| t <= now)
         {
             ipvs.on_timer(now, out);
+        }
+        if self.director.keepalived.is_some() {
+            self.checker_timer(now, out);
         }
         let links = std::mem::take(&mut self.director.pending_links);
         let running: BTreeMap<String, bool> =
@@ -328,12 +394,18 @@ impl Machine {
                     let a = IfAddr { addr, prefix, label, scope: Scope::Global, broadcast: None, secondary: false };
                     if self.stack.add_addr(d, a).is_ok() {
                         out.note(&dev, "vrrp", || format!("VIP {addr}/{prefix} added"));
+                        if let Some(c) = self.director.keepalived.as_mut().and_then(|k| k.checkers.as_mut()) {
+                            c.on_address(addr, true);
+                        }
                     }
                 }
                 VrrpAction::DelVip { dev, addr, prefix } => {
                     let Some(d) = self.stack.dev_by_name(&dev) else { continue };
                     if self.stack.del_addr(d, addr, Some(prefix)).is_ok() {
                         out.note(&dev, "vrrp", || format!("VIP {addr}/{prefix} removed"));
+                        if let Some(c) = self.director.keepalived.as_mut().and_then(|k| k.checkers.as_mut()) {
+                            c.on_address(addr, false);
+                        }
                     }
                 }
                 VrrpAction::BlockVip { addr, block } => {

@@ -7,6 +7,7 @@
 pub mod apps;
 mod cmd;
 mod director;
+mod probe;
 pub mod show;
 
 use crate::node::{CmdError, Node, Outbox, PortId, PortInfo};
@@ -65,6 +66,8 @@ pub struct Machine {
     /// Frames a command scheduled for later (`arping -c 5`).
     scheduled_frames: Vec<(Instant, PortId, Vec<u8>)>,
     director: DirectorState,
+    /// keepalived's health checks in flight.
+    probes: probe::ProbeTable,
     rng: Stream,
     script_results: BTreeMap<String, i32>,
 }
@@ -118,6 +121,7 @@ impl Machine {
             files,
             scheduled_frames: vec![],
             director: DirectorState::default(),
+            probes: probe::ProbeTable::new(),
             rng,
             script_results: spec.script_results.clone(),
         };
@@ -157,12 +161,19 @@ impl Machine {
             if events.is_empty() && readable.is_empty() && !vrrp_rx {
                 break;
             }
+            let mut results = vec![];
             for e in events {
-                self.tcp_event(now, e, out);
+                if !self.probe_tcp_event(now, &e, &mut results) {
+                    self.tcp_event(now, e, out);
+                }
             }
             for s in readable {
-                self.udp_readable(now, s, out);
+                if !self.probe_udp(s, &mut results) {
+                    self.udp_readable(now, s, out);
+                }
             }
+            self.probe_pings(&mut results);
+            self.deliver_probe_results(now, results, out);
         }
     }
 
@@ -526,9 +537,12 @@ impl Machine {
         self.director.link_changed(&name, up);
     }
 
-    /// The exit status the scenario says `script` returns (vrrp_script, MISC_CHECK).
-    pub fn script_result(&self, script: &str) -> i32 {
-        self.script_results.get(script.trim()).copied().unwrap_or(0)
+    /// The exit status a check script returns on this machine (vrrp_script,
+    /// MISC_CHECK): see [`director::script_exit`].
+    pub fn script_status(&self, script: &str) -> i32 {
+        let running: BTreeMap<String, bool> =
+            self.apps.iter().map(|a| (a.spec.name().to_string(), a.running)).collect();
+        director::script_exit(&self.script_results, &running, script).unwrap_or(0)
     }
 
     /// A random number from the machine's own stream.
@@ -611,6 +625,7 @@ impl Node for Machine {
             self.apps_deadline(),
             self.scheduled_frames.first().map(|f| f.0),
             self.director.next_deadline(),
+            self.probes_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -107,6 +107,7 @@ pub fn build(sc: &Scenario, opts: &RunOptions) -> Result<Built, String> {
         };
         sim.connect(a, b, l.params.clone())?;
     }
+    check_duplicate_addresses(sc, &sim)?;
     sim.learn_mac_names();
     if opts.capture {
         let mut names = vec![];
@@ -142,6 +143,35 @@ pub fn build(sc: &Scenario, opts: &RunOptions) -> Result<Built, String> {
         sim.schedule(at, action);
     }
     Ok(Built { sim, hosts, seed, duration: sc.spec.duration })
+}
+
+/// Two machines on one segment configured with the same subnet address: an error
+/// in the scenario (a copy-paste slip), not something to simulate. A VIP (a /32)
+/// may sit on several machines, as LVS-DR needs.
+fn check_duplicate_addresses(sc: &Scenario, sim: &Sim) -> Result<(), String> {
+    let mut seen: std::collections::BTreeMap<(usize, std::net::Ipv4Addr), String> = std::collections::BTreeMap::new();
+    for l in &sc.links {
+        let Ok(seg) = l.to else { continue };
+        let node = sim.node(l.host);
+        let Some(p) = node.ports().into_iter().nth(l.nic) else { continue };
+        for (a, prefix) in p.ipv4.iter().filter(|(_, len)| *len < 32) {
+            let me = format!("{}:{}", node.name(), p.name);
+            if let Some(other) = seen.insert((seg, *a), me.clone())
+                && other.split(':').next() != Some(node.name())
+            {
+                let h = &sc.spec.hosts[l.host].name;
+                let before = &sc.text[..h.span().start.min(sc.text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |x| x.chars().count()) + 1;
+                let seg_name = sc.spec.segments[seg].name.get_ref();
+                return Err(format!(
+                    "{}:{line}:{col}: duplicate address {a}/{prefix} on segment `{seg_name}`: {other} and {me} after setup",
+                    sc.file
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Builds and runs a scenario.

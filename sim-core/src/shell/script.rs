@@ -46,12 +46,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Where a command comes from, for the machine's trace: the script (`$0`; the
-/// file's path for `sh FILE`), the 1-based line within it, and the command as written.
+/// file's path for `sh FILE`), the 1-based line within it, the command as written,
+/// and its fields after expansion (`argv`, without `sudo`; empty for a command the
+/// shell made up, such as the sysctl write behind `echo 1 > /proc/sys/...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Site<'a> {
     pub script: &'a str,
     pub line: usize,
     pub text: &'a str,
+    pub argv: &'a [String],
 }
 
 /// What a machine offers the shell: running typed commands and a small filesystem.
@@ -1481,7 +1484,7 @@ impl Shell<'_> {
                     ignore_unknown: false,
                 });
                 self.env
-                    .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text })
+                    .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text, argv: &[] })
                     .map_err(|e| fail(e.message, e.status))?;
             }
         }
@@ -1559,7 +1562,7 @@ impl Shell<'_> {
                         out.push_str(
                             &self
                                 .env
-                                .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text })
+                                .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text, argv: &[] })
                                 .map_err(|e| err(e.message, e.status))?,
                         );
                     } else {
@@ -1611,7 +1614,7 @@ impl Shell<'_> {
                 let cmd = parse_argv(argv).map_err(|e| err(e.message, e.status))?;
                 next(
                     self.env
-                        .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text })
+                        .run(&cmd, Site { script: &self.name, line: s.line, text: &s.text, argv })
                         .map_err(|e| err(e.message, e.status))?,
                 )
             }

@@ -16,11 +16,16 @@ pub enum HookPoint {
     PostRouting,
 }
 
+/// A device of the machine, by its position in the stack (no allocation on hot
+/// paths; the stack maps it back to the device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DevId(pub usize);
+
 /// The result of an output route lookup (`ip_route_output_key`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteInfo {
-    /// Egress interface name (`eth0`, `lo` for local routes).
-    pub dev: String,
+    /// Egress interface (`lo` for local routes).
+    pub dev: DevId,
     /// The gateway, or `None` for an on-link destination.
     pub gateway: Option<Ipv4Addr>,
     /// The preferred source address (`src` of the route, or source selection).
@@ -62,7 +67,7 @@ pub enum HookVerdict {
     /// NF_STOLEN: the module has routed the packet (TTL, MTU) and hands the frame
     /// (Ethernet placeholder + IP packet) to neighbour output towards `next_hop`
     /// on `dev`. This is how NAT, DR (KNOWN_NH) and TUN transmit.
-    Transmit { dev: String, next_hop: Ipv4Addr, frame: Vec<u8> },
+    Transmit { dev: DevId, next_hop: Ipv4Addr, frame: Vec<u8> },
     /// Deliver to the local stack as it is (LOCALNODE, a local real server).
     LocalDeliver,
     /// Answer the packet's source with an ICMP error (`icmp_send`), then drop.

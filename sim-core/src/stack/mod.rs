@@ -30,7 +30,7 @@ use crate::wire::{
 };
 use conf::Sysctls;
 use fib::{Fib, Route, RouteType};
-use hooks::{HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
+use hooks::{DevId, HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
 use iface::{IfAddr, IfIndex, IfKind, Iface, Scope};
 use neigh::{NeighOut, NeighTable};
 use netfilter::{Netfilter, PktInfo, Verdict as NfVerdict};
@@ -558,9 +558,9 @@ impl Stack {
         out: &mut Outbox,
     ) {
         match v {
-            HookVerdict::Transmit { dev, next_hop, frame } => match self.dev_by_name(&dev) {
-                Some(d) => self.neigh_output(now, d, next_hop, frame, None, hk, out),
-                None => out.note("-", "drop", || format!("IPVS transmit via unknown device {dev}")),
+            HookVerdict::Transmit { dev, next_hop, frame } => match self.ifaces.get(dev.0) {
+                Some(_) => self.neigh_output(now, dev.0, next_hop, frame, None, hk, out),
+                None => out.note("-", "drop", || format!("IPVS transmit via unknown device {}", dev.0)),
             },
             HookVerdict::IcmpError { typ, code, info } => self.icmp_send(now, &frame, in_dev, typ, code, info, hk, out),
             HookVerdict::Drop | HookVerdict::Accept | HookVerdict::LocalDeliver => {}
@@ -962,13 +962,7 @@ impl Stack {
 impl HookEnv for Stack {
     fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
         let r = self.route_output(dst)?;
-        Some(RouteInfo {
-            dev: self.ifaces[r.dev].name.clone(),
-            gateway: r.gateway,
-            src: r.src,
-            mtu: r.mtu,
-            local: r.local,
-        })
+        Some(RouteInfo { dev: DevId(r.dev), gateway: r.gateway, src: r.src, mtu: r.mtu, local: r.local })
     }
     fn is_local(&self, addr: Ipv4Addr) -> bool {
         Stack::is_local(self, addr)

@@ -9,7 +9,7 @@ use super::conn::Conn;
 use super::{Fwd, Ipvs};
 use crate::director::ipvsadm;
 use crate::node::Outbox;
-use crate::stack::hooks::{HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
+use crate::stack::hooks::{DevId, HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
 use crate::time::Instant;
 use crate::wire::IPPROTO_TCP;
 use crate::wire::ip::{IpHdr, L4, TCP_ACK, TCP_SYN, build};
@@ -30,11 +30,11 @@ pub struct BenchEnv;
 impl HookEnv for BenchEnv {
     fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
         if dst == VIP {
-            return Some(RouteInfo { dev: "lo".into(), gateway: None, src: VIP, mtu: 65536, local: true });
+            return Some(RouteInfo { dev: DevId(0), gateway: None, src: VIP, mtu: 65536, local: true });
         }
         if dst.octets()[..2] == [10, 1] {
             return Some(RouteInfo {
-                dev: "eth1".into(),
+                dev: DevId(2),
                 gateway: None,
                 src: Ipv4Addr::new(10, 1, 0, 1),
                 mtu: 1500,
@@ -42,7 +42,7 @@ impl HookEnv for BenchEnv {
             });
         }
         Some(RouteInfo {
-            dev: "eth0".into(),
+            dev: DevId(1),
             gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),
             src: Ipv4Addr::new(10, 0, 0, 2),
             mtu: 1500,

@@ -4,7 +4,7 @@
 use super::*;
 use crate::director::ipvsadm;
 use crate::node::Outbox;
-use crate::stack::hooks::{HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
+use crate::stack::hooks::{DevId, HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
 use crate::wire::ip::{IpHdr, Ipv4, L4, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Tcp, Udp, build};
 use crate::wire::{ETH_HLEN, IPPROTO_ICMP, IPPROTO_IPIP, IPPROTO_TCP, IPPROTO_UDP};
 use std::net::Ipv4Addr;
@@ -25,16 +25,16 @@ impl HookEnv for Env {
     fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
         let o = dst.octets();
         if self.is_local(dst) {
-            return Some(RouteInfo { dev: "lo".into(), gateway: None, src: dst, mtu: 65536, local: true });
+            return Some(RouteInfo { dev: DevId(0), gateway: None, src: dst, mtu: 65536, local: true });
         }
         if o[0] == 172 && o[1] == 31 {
             return None;
         }
         if o[..3] == [192, 168, 1] {
-            return Some(RouteInfo { dev: "eth1".into(), gateway: None, src: DIP, mtu: self.mtu, local: false });
+            return Some(RouteInfo { dev: DevId(2), gateway: None, src: DIP, mtu: self.mtu, local: false });
         }
         Some(RouteInfo {
-            dev: "eth0".into(),
+            dev: DevId(1),
             gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),
             src: Ipv4Addr::new(10, 0, 0, 2),
             mtu: 1500,
@@ -86,7 +86,7 @@ fn t(ms: u64) -> Instant {
 }
 
 /// The transmitted frame, its device and next hop.
-fn tx(r: HookVerdict) -> (String, Ipv4Addr, Vec<u8>) {
+fn tx(r: HookVerdict) -> (DevId, Ipv4Addr, Vec<u8>) {
     match r {
         HookVerdict::Transmit { dev, next_hop, frame } => (dev, next_hop, frame),
         other => panic!("expected Transmit, got {other:?}"),
@@ -115,7 +115,7 @@ fn nat_trace_matches_reference() {
     // 1. In SYN: DNAT to the real server; SYN_RECV 60 s, A1 I0.
     let (r, _) = feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""));
     let (dev, nh, f) = tx(r);
-    assert_eq!((dev.as_str(), nh), ("eth1", RS1));
+    assert_eq!((dev, nh), (DevId(2), RS1));
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     assert!(ip.l4_checksum_ok());
     assert_eq!((ip.src, ip.dst, ip.ttl), (CLIENT, RS1, 63));
@@ -160,7 +160,7 @@ fn dr_trace_matches_reference() {
     let c = (CLIENT, 40000);
     let (r, _) = feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""));
     let (dev, nh, f) = tx(r);
-    assert_eq!((dev.as_str(), nh), ("eth1", RS1), "DR: the real server is the next hop");
+    assert_eq!((dev, nh), (DevId(2), RS1), "DR: the real server is the next hop");
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     assert_eq!((ip.src, ip.dst, ip.ttl), (CLIENT, VIP, 63), "DR: IP unchanged but for TTL−1");
     assert!(ip.l4_checksum_ok());
@@ -194,7 +194,7 @@ fn tunnel_outer_header_and_frag_needed() {
     f[ETH_HLEN + 10..ETH_HLEN + 12].copy_from_slice(&c.to_be_bytes());
     let (r, _) = feed(&mut v, t(0), HookPoint::LocalIn, f.clone());
     let (dev, nh, g) = tx(r);
-    assert_eq!((dev.as_str(), nh), ("eth1", RS1));
+    assert_eq!((dev, nh), (DevId(2), RS1));
     let outer = Ipv4::parse(&g[ETH_HLEN..]).unwrap();
     assert_eq!((outer.src, outer.dst, outer.proto), (DIP, RS1, IPPROTO_IPIP));
     assert_eq!((outer.ttl, outer.tos, outer.df, outer.id), (63, 0xb8 | 2, true, 0));
@@ -518,7 +518,7 @@ fn fullnat_both_directions() {
     // The reply comes to the local address and goes back to the client.
     let (dev, nh, f) =
         tx(feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame((RS1, 8080), (DIP, 1024), TCP_SYN | TCP_ACK, b"")).0);
-    assert_eq!((dev.as_str(), nh), ("eth0", Ipv4Addr::new(10, 0, 0, 254)));
+    assert_eq!((dev, nh), (DevId(1), Ipv4Addr::new(10, 0, 0, 254)));
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     let tcp = Tcp::parse(ip.payload).unwrap();
     assert!(ip.l4_checksum_ok());
@@ -544,7 +544,7 @@ fn cache_bypass_routes_to_the_original_destination() {
     let m = PacketMeta { hook: HookPoint::LocalIn, in_dev: Some(0), mark: 1 };
     let r = v.hook(t(0), m, &mut f, &Env { mtu: 1500 }, &mut Outbox::new(false));
     let (dev, nh, g) = tx(r);
-    assert_eq!((dev.as_str(), nh), ("eth0", Ipv4Addr::new(10, 0, 0, 254)));
+    assert_eq!((dev, nh), (DevId(1), Ipv4Addr::new(10, 0, 0, 254)));
     assert_eq!(Ipv4::parse(&g[ETH_HLEN..]).unwrap().dst, Ipv4Addr::new(8, 8, 8, 8));
     let e = &v.conn_entries(t(0))[0];
     assert_eq!((e.daddr, e.dport), (Ipv4Addr::UNSPECIFIED, 0));

@@ -1,0 +1,207 @@
+//! `lvs-lab netns`: scenarios on real Linux kernels in network namespaces, with
+//! the director being sim-core's own code fed real frames over AF_PACKET, and the
+//! differential against the simulator. See `docs/netns.md`.
+
+mod agent;
+pub mod bench;
+mod diff;
+mod harness;
+mod realenv;
+mod sys;
+mod topo;
+
+use crate::Fail;
+use clap::{Args, Subcommand};
+use harness::{NetnsRun, Options, Outcome};
+use sim_core::scenario::{self, RunOptions, Scenario};
+use sim_core::time::parse_duration;
+use std::fmt::Write;
+
+#[derive(Subcommand)]
+pub enum NetnsCmd {
+    /// Run a scenario on real kernels: a namespace per host and per segment.
+    Run(RunArgs),
+    /// Run a scenario in the simulator and on real kernels and compare the outcomes.
+    Diff(DiffArgs),
+    /// Remove namespaces left behind by runs that are no longer running.
+    Clean,
+    /// (internal) Run one app of a kernel host inside its namespace.
+    #[command(hide = true)]
+    Agent {
+        #[arg(long)]
+        netns: String,
+        #[arg(long)]
+        host: String,
+        /// The run's origin on the monotonic clock, in ns.
+        #[arg(long)]
+        t0: u64,
+        /// The app, as JSON.
+        #[arg(long)]
+        app: String,
+    },
+}
+
+#[derive(Args)]
+pub struct Common {
+    /// A built-in scenario name (`lvs-lab list`) or a path to a .toml file.
+    scenario: String,
+    /// Stop at this time instead of the scenario's duration (real time: e.g. 5s).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Run HOST as lvs-lab's model over AF_PACKET even though it is not a director.
+    #[arg(long, value_name = "HOST")]
+    model: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Write a pcapng of every veth (interfaces named `host:ifname`).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<String>,
+    /// Write the outcome report (JSON, the schema of `lvs-lab run --json`).
+    #[arg(long, value_name = "FILE")]
+    json: Option<String>,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Write both reports: FILE.sim.json and FILE.netns.json.
+    #[arg(long, value_name = "FILE")]
+    json: Option<String>,
+}
+
+pub fn netns(c: NetnsCmd) -> Result<u8, Fail> {
+    match c {
+        NetnsCmd::Run(a) => run(a),
+        NetnsCmd::Diff(a) => diff(a),
+        NetnsCmd::Clean => {
+            topo::preflight().map_err(Fail::input)?;
+            let removed = topo::clean().map_err(|e| Fail { code: 1, message: e })?;
+            for ns in &removed {
+                println!("removed {ns}");
+            }
+            println!("{} namespace{} removed", removed.len(), if removed.len() == 1 { "" } else { "s" });
+            Ok(0)
+        }
+        NetnsCmd::Agent { netns, host, t0, app } => {
+            let app = serde_json::from_str(&app).map_err(|e| Fail::input(format!("agent: bad app: {e}")))?;
+            agent::run(&netns, &host, t0, &app).map_err(|e| Fail { code: 1, message: format!("agent {host}: {e}") })?;
+            Ok(0)
+        }
+    }
+}
+
+fn load(c: &Common) -> Result<(Scenario, Options), Fail> {
+    let sc = scenario::load(&c.scenario).map_err(|e| Fail::input(e.to_string()))?;
+    let until = c.until.as_deref().map(parse_duration).transpose().map_err(|e| Fail::input(format!("--until: {e}")))?;
+    Ok((sc, Options { until, capture: false, model: c.model.clone() }))
+}
+
+fn write(path: &str, bytes: &[u8]) -> Result<(), Fail> {
+    std::fs::write(path, bytes).map_err(|e| Fail { code: 1, message: format!("cannot write {path}: {e}") })
+}
+
+fn json(r: &sim_core::report::Report) -> Vec<u8> {
+    (serde_json::to_string_pretty(r).expect("report serialises") + "\n").into_bytes()
+}
+
+fn run(a: RunArgs) -> Result<u8, Fail> {
+    let (sc, mut opts) = load(&a.common)?;
+    opts.capture = a.pcap.is_some();
+    let r = match harness::run(&sc, &opts)? {
+        Outcome::Ran(r) => r,
+        Outcome::Unavailable(why) => {
+            println!("{why}");
+            return Ok(0);
+        }
+    };
+    if let (Some(p), Some(bytes)) = (&a.pcap, &r.pcap) {
+        write(p, bytes)?;
+    }
+    if let Some(p) = &a.json {
+        write(p, &json(&r.report))?;
+    }
+    print!("{}", summary(&sc.name, &r));
+    Ok(if r.errors.is_empty() { 0 } else { 1 })
+}
+
+/// What `netns run` prints.
+fn summary(name: &str, r: &NetnsRun) -> String {
+    let mut s = String::new();
+    let kernel: Vec<&String> = r.report.hosts.keys().filter(|h| !r.models.contains(h)).collect();
+    let _ = writeln!(
+        s,
+        "== {name} on real kernels: ended {} ({} s of real time)",
+        r.report.ended,
+        r.report.end_ns as f64 / 1e9
+    );
+    let _ = writeln!(
+        s,
+        "kernel hosts: {}; lvs-lab's model over AF_PACKET: {}",
+        if kernel.is_empty() {
+            "none".to_string()
+        } else {
+            kernel.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ")
+        },
+        if r.models.is_empty() { "none".to_string() } else { r.models.join(", ") }
+    );
+    if !r.report.requests.is_empty() {
+        let _ = writeln!(s, "requests:");
+        for q in &r.report.requests {
+            let body = q.body.as_deref().map(|b| format!(" {:?}", b.trim_end())).unwrap_or_default();
+            let ms =
+                q.end_ns.map(|e| format!(" {:.3}ms", e.saturating_sub(q.start_ns) as f64 / 1e6)).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {:<16} #{:<3} {} {} -> {}  {}{body}{ms}",
+                q.client, q.seq, q.proto, q.src, q.dst, q.outcome
+            );
+        }
+    }
+    for e in &r.errors {
+        let _ = writeln!(s, "error: {e}");
+    }
+    s
+}
+
+fn diff(a: DiffArgs) -> Result<u8, Fail> {
+    let (sc, opts) = load(&a.common)?;
+    let sim = scenario::run(&sc, &RunOptions { until: opts.until, ..RunOptions::default() }).map_err(Fail::input)?;
+    let real = match harness::run(&sc, &opts)? {
+        Outcome::Ran(r) => r,
+        Outcome::Unavailable(why) => {
+            println!("{why}");
+            return Ok(0);
+        }
+    };
+    if let Some(p) = &a.json {
+        write(&format!("{p}.sim.json"), &json(&sim.report))?;
+        write(&format!("{p}.netns.json"), &json(&real.report))?;
+    }
+    let mut d = diff::compare(&sim.report, &real.report);
+    d.extend(sim.errors.iter().map(|e| format!("sim error: {e}")));
+    d.extend(real.errors.iter().map(|e| format!("kernel run error: {e}")));
+    let n = sim.report.requests.len();
+    match d.first() {
+        None => {
+            println!(
+                "{}: sim and kernel agree ({n} request{}, neighbour entries for the VIPs, routes, VRRP states; model: {})",
+                sc.name,
+                if n == 1 { "" } else { "s" },
+                if real.models.is_empty() { "none".into() } else { real.models.join(", ") }
+            );
+            Ok(0)
+        }
+        Some(first) => {
+            println!("{}: sim and kernel differ: {first}", sc.name);
+            if d.len() > 1 {
+                println!("  ({} more difference{})", d.len() - 1, if d.len() == 2 { "" } else { "s" });
+            }
+            Ok(1)
+        }
+    }
+}

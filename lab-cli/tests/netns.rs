@@ -1,0 +1,210 @@
+//! The netns harness on real kernels. These tests need root and network
+//! namespaces: elsewhere they print `SKIPPED` and pass, unless
+//! `LVS_LAB_REQUIRE_NETNS=1` (set by `.ci/run`), where they fail instead.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lvs-lab");
+
+/// Whether the harness can run here; otherwise says why (and fails if required).
+fn netns_or_skip(test: &str) -> bool {
+    let out = Command::new(BIN).args(["netns", "clean"]).output().expect("runs lvs-lab");
+    if out.status.success() {
+        return true;
+    }
+    let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if std::env::var("LVS_LAB_REQUIRE_NETNS").as_deref() == Ok("1") {
+        panic!("{test}: LVS_LAB_REQUIRE_NETNS=1 but the netns harness cannot run: {why}");
+    }
+    eprintln!("SKIPPED {test}: the netns harness cannot run here: {why}");
+    false
+}
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("runs lvs-lab")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn base36(mut n: u32) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut s = vec![];
+    loop {
+        s.push(digits[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    s.reverse();
+    String::from_utf8(s).expect("ascii")
+}
+
+/// Our namespaces of the run whose harness had `pid`.
+fn namespaces_of(pid: u32) -> Vec<String> {
+    let list = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
+    let prefix = format!("lvslab-{}-", base36(pid));
+    String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+fn tmp(name: &str) -> String {
+    std::env::temp_dir().join(format!("lvs-lab-netns-test-{}-{name}", std::process::id())).display().to_string()
+}
+
+#[test]
+fn routed_agrees_with_the_kernel() {
+    if !netns_or_skip("routed_agrees_with_the_kernel") {
+        return;
+    }
+    let o = lab(&["netns", "diff", "routed", "--until", "4s"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("routed: sim and kernel agree (3 requests"), "{}", text(&o));
+}
+
+#[test]
+fn the_director_forwards_real_frames_over_af_packet() {
+    if !netns_or_skip("the_director_forwards_real_frames_over_af_packet") {
+        return;
+    }
+    let (json, pcap) = (tmp("nat.json"), tmp("nat.pcapng"));
+    let o = lab(&["netns", "run", "nat-basic", "--until", "3500ms", "--json", &json, "--pcap", &pcap]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("lvs-lab's model over AF_PACKET: dir"), "{}", text(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    assert_eq!(r["world"], "netns");
+    let reqs = r["requests"].as_array().expect("requests");
+    assert!(reqs.len() >= 2, "{r}");
+    for q in reqs {
+        assert_eq!(q["outcome"], "ok", "{q}");
+        assert_eq!(q["body"], "RS2", "{q}");
+    }
+    // The director's table and the client's neighbour entry for the VIP.
+    assert!(r["hosts"]["dir"]["ipvs"]["services"].as_array().is_some_and(|s| !s.is_empty()), "{r}");
+    let neigh = r["hosts"]["client"]["neigh"].as_array().expect("neigh");
+    assert!(neigh.iter().any(|n| n["addr"] == "192.168.0.20"), "{neigh:?}");
+    let bytes = std::fs::read(&pcap).expect("pcap written");
+    assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a], "a pcapng section header");
+    let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(has("dir:ens33") && has("client:eth0") && has("rs2:ens33"), "interfaces named host:ifname");
+    let _ = std::fs::remove_file(json);
+    let _ = std::fs::remove_file(pcap);
+}
+
+#[test]
+fn tun_scenarios_are_unavailable_without_ipip() {
+    if !netns_or_skip("tun_scenarios_are_unavailable_without_ipip") {
+        return;
+    }
+    if std::path::Path::new("/sys/module/ipip").exists() {
+        eprintln!("SKIPPED tun_scenarios_are_unavailable_without_ipip: this kernel has ipip");
+        return;
+    }
+    let o = lab(&["netns", "diff", "tun-basic", "--until", "1s"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("tun-basic: unavailable on this kernel"), "{}", text(&o));
+}
+
+#[test]
+fn two_runs_at_once_do_not_collide_and_leave_nothing() {
+    if !netns_or_skip("two_runs_at_once_do_not_collide_and_leave_nothing") {
+        return;
+    }
+    let spawn = || {
+        Command::new(BIN)
+            .args(["netns", "run", "routed", "--until", "2500ms"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (pa, pb) = (a.id(), b.id());
+    let (oa, ob) = (a.wait_with_output().expect("a"), b.wait_with_output().expect("b"));
+    for o in [&oa, &ob] {
+        assert!(o.status.success(), "{}", text(o));
+        assert!(text(o).contains("#1   tcp 10.0.1.10"), "{}", text(o));
+    }
+    assert!(namespaces_of(pa).is_empty() && namespaces_of(pb).is_empty(), "namespaces left behind");
+}
+
+#[test]
+fn ctrl_c_cleans_up() {
+    if !netns_or_skip("ctrl_c_cleans_up") {
+        return;
+    }
+    let child = Command::new(BIN)
+        .args(["netns", "run", "routed", "--until", "30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let pid = child.id();
+    let t = std::time::Instant::now();
+    while namespaces_of(pid).len() < 5 && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!namespaces_of(pid).is_empty(), "the run made its namespaces");
+    let k = Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
+    assert!(k.success());
+    let o = child.wait_with_output().expect("waits");
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(text(&o).contains("interrupted"), "{}", text(&o));
+    assert!(namespaces_of(pid).is_empty(), "namespaces left behind: {:?}", namespaces_of(pid));
+}
+
+#[test]
+fn clean_removes_only_dead_runs_of_our_prefix() {
+    if !netns_or_skip("clean_removes_only_dead_runs_of_our_prefix") {
+        return;
+    }
+    // A pid that has exited: its run is over.
+    let mut dead = Command::new("true").spawn().expect("true");
+    let dead_pid = dead.id();
+    dead.wait().expect("waits");
+    let leftover = format!("lvslab-{}-h-leftover", base36(dead_pid));
+    let mine = format!("lvslab-{}-h-alive", base36(std::process::id()));
+    let foreign = format!("notours-{}", std::process::id());
+    for ns in [&leftover, &mine, &foreign] {
+        assert!(Command::new("ip").args(["netns", "add", ns]).status().expect("ip").success());
+    }
+    let o = lab(&["netns", "clean"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&format!("removed {leftover}")), "{}", text(&o));
+    let list =
+        String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout).into_owned();
+    assert!(!list.contains(&leftover), "{list}");
+    assert!(list.contains(&mine) && list.contains(&foreign), "live runs and other namespaces stay: {list}");
+    for ns in [&mine, &foreign] {
+        let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    }
+}
+
+#[test]
+fn without_root_it_says_so_and_exits_2() {
+    if !netns_or_skip("without_root_it_says_so_and_exits_2") {
+        return;
+    }
+    let Ok(o) = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "netns", "run", "routed"])
+        .output()
+    else {
+        eprintln!("SKIPPED without_root_it_says_so_and_exits_2: no setpriv");
+        return;
+    };
+    if String::from_utf8_lossy(&o.stderr).contains("Permission denied") && o.status.code() != Some(2) {
+        eprintln!("SKIPPED without_root_it_says_so_and_exits_2: the test binary is not readable by nobody");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("needs root"), "{}", text(&o));
+}
