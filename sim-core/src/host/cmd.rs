@@ -63,7 +63,7 @@ impl Machine {
             Command::Iptables(t) => self.stack.nf.apply(t),
             Command::Modprobe { module, remove } => self.modprobe(module, *remove),
             Command::Sleep(_) => Ok(String::new()),
-            Command::Sockets(_) => Ok(show::sockets(&self.stack)),
+            Command::Sockets(f) => Ok(show::sockets(&self.stack, f)),
             Command::Service { name, action } => self.service(now, name, *action, out),
             Command::Ipvsadm(argv) => self.ipvsadm(now, argv, out),
             Command::Keepalived(argv) => self.keepalived_cmd(now, argv, out),
@@ -289,9 +289,9 @@ impl Machine {
                 let mut nout = vec![];
                 self.stack.neigh.set_static(now, idx, entry.dst, entry.lladdr, state, &mut nout);
                 for o in nout {
-                    if let crate::stack::neigh::NeighOut::Send { dev, mac, frame } = o {
+                    if let crate::stack::neigh::NeighOut::Send { dev, mac, frame, cause } = o {
                         let p = self.stack.dev_pos(dev).expect("dev exists");
-                        self.stack.xmit_direct(p, mac, frame, None, out);
+                        self.stack.xmit_direct(p, mac, frame, cause, out);
                     }
                 }
                 Ok(String::new())
@@ -508,9 +508,9 @@ impl Machine {
                 let state = if *temp { Nud::Reachable } else { Nud::Permanent };
                 self.stack.neigh.set_static(now, idx, *host, Some(*mac), state, &mut nout);
                 for o in nout {
-                    if let crate::stack::neigh::NeighOut::Send { dev, mac, frame } = o {
+                    if let crate::stack::neigh::NeighOut::Send { dev, mac, frame, cause } = o {
                         let p = self.stack.dev_pos(dev).expect("dev exists");
-                        self.stack.xmit_direct(p, mac, frame, None, out);
+                        self.stack.xmit_direct(p, mac, frame, cause, out);
                     }
                 }
                 Ok(String::new())

@@ -317,15 +317,25 @@ pub fn arp_n(st: &Stack, iface: Option<&str>, host: Option<Ipv4Addr>) -> String 
     s
 }
 
-/// `ss -tuan`.
-pub fn sockets(st: &Stack) -> String {
+/// `ss` / `netstat` socket listings: `-t`/`-u` choose the protocols (both when
+/// neither is given), `-l` shows only listening sockets (TCP LISTEN, unconnected
+/// UDP), `-a` all, and without either only the non-listening ones.
+pub fn sockets(st: &Stack, f: &crate::shell::Sockets) -> String {
+    let (tcp, udp) = if f.tcp || f.udp { (f.tcp, f.udp) } else { (true, true) };
+    let show = |listening: bool| f.all || listening == f.listening;
     let mut s = String::from("Netid State      Recv-Q Send-Q Local Address:Port               Peer Address:Port\n");
-    for i in st.tcp.sockets() {
+    for i in st.tcp.sockets().filter(|_| tcp) {
+        if !show(i.state == crate::stack::tcp::TcpState::Listen) {
+            continue;
+        }
         let peer = if i.peer.port() == 0 { "*:*".to_string() } else { i.peer.to_string() };
         let local = if i.local.ip().is_unspecified() { format!("*:{}", i.local.port()) } else { i.local.to_string() };
         let _ = writeln!(s, "tcp   {:<10} {:<6} {:<6} {:<32} {}", i.state.ss_name(), 0, i.send_q, local, peer);
     }
-    for (a, p, peer) in st.udp.sockets() {
+    for (a, p, peer) in st.udp.sockets().filter(|_| udp) {
+        if !show(peer.is_none()) {
+            continue;
+        }
         let local = a.map_or(format!("*:{p}"), |a| format!("{a}:{p}"));
         let peer = peer.map_or("*:*".to_string(), |x| x.to_string());
         let state = if peer == "*:*" { "UNCONN" } else { "ESTAB" };

@@ -87,7 +87,7 @@ impl Stack {
                 // neigh_event_ns: the asker is likely to talk to us; cache it STALE.
                 let p = self.sysctl.neigh_parms(&dev_name).clone();
                 let mut nout = vec![];
-                self.neigh.update(
+                let r = self.neigh.update(
                     now,
                     ifindex,
                     sip,
@@ -99,7 +99,18 @@ impl Stack {
                 self.run_neigh(now, nout, hk, out);
                 self.arp_send(dev, &Arp::reply_to(&arp, my_mac), arp.sha, out);
                 let ign = self.sysctl.arp_ignore(&dev_name);
-                out.verdict(|| format!("{tip} is local {}: replying (arp_ignore={ign})", self.addr_home(tip)));
+                // neigh_event_ns overrides: an asker's sender address moves an
+                // existing entry to its MAC, locktime or not. Say so when it does.
+                let moved = match r {
+                    UpdateResult::Changed { from: Some((s, Some(m))), to } if m != to.1 => format!(
+                        "; neighbour {sip} {} {m} -> {} {} (the request's sender, neigh_event_ns overrides)",
+                        s.name(),
+                        to.0.name(),
+                        to.1
+                    ),
+                    _ => String::new(),
+                };
+                out.verdict(|| format!("{tip} is local {}: replying (arp_ignore={ign}){moved}", self.addr_home(tip)));
             }
             return;
         }

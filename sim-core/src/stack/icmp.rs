@@ -9,8 +9,8 @@ use crate::time::Instant;
 use crate::wire::ETH_HLEN;
 use crate::wire::IPPROTO_UDP;
 use crate::wire::ip::{
-    ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHO_REPLY, ICMP_FRAG_NEEDED, ICMP_REDIRECT, ICMP_TIME_EXCEEDED, Icmp, IpHdr,
-    Ipv4, L4, build, icmp_quote,
+    ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHO_REPLY, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_REDIRECT,
+    ICMP_TIME_EXCEEDED, Icmp, IpHdr, Ipv4, L4, build, icmp_quote,
 };
 use std::net::Ipv4Addr;
 
@@ -130,8 +130,10 @@ impl Stack {
         if limit == 0 {
             return true;
         }
-        let p =
-            self.icmp_peers.entry(dst).or_insert(Peer { tokens_ms: 0, last: now - std::time::Duration::from_secs(60) });
+        // inet_getpeer sets rate_last = jiffies - 60 s, so the first calculation is
+        // capped at the full burst. (Not `now - 60 s` here: the simulation starts
+        // at 0, where that would saturate and leave a new peer a single token.)
+        let p = self.icmp_peers.entry(dst).or_insert(Peer { tokens_ms: BURST * limit, last: now });
         let mut tokens = p.tokens_ms + now.since(p.last).as_millis() as u64;
         p.last = now;
         tokens = tokens.min(BURST * limit);
@@ -159,6 +161,33 @@ impl Stack {
         hk: &mut Hk,
         out: &mut Outbox,
     ) {
+        self.icmp_send_src(now, frame, in_dev, typ, code, info, None, hk, out);
+    }
+
+    /// `ipv4_link_failure`: host unreachable about a packet whose neighbour failed.
+    /// By then the packet carries its *output* route, never RTCF_LOCAL, so the
+    /// source comes from the route back even when the packet was addressed to one
+    /// of our addresses (an IPVS DR/TUN packet for the VIP: the error comes from
+    /// the director's own address, not the VIP).
+    pub(crate) fn icmp_send_link_failure(&mut self, now: Instant, frame: &[u8], hk: &mut Hk, out: &mut Outbox) {
+        self.icmp_send_src(now, frame, None, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, Some(false), hk, out);
+    }
+
+    /// `__icmp_send` proper; `dst_route_local` says whether the offending packet's
+    /// route was local (RTCF_LOCAL), `None` to decide by its destination address.
+    #[allow(clippy::too_many_arguments)]
+    fn icmp_send_src(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        in_dev: Option<usize>,
+        typ: u8,
+        code: u8,
+        info: u32,
+        dst_route_local: Option<bool>,
+        hk: &mut Hk,
+        out: &mut Outbox,
+    ) {
         let Some(pkt) = frame.get(ETH_HLEN..) else { return };
         let Ok(ip) = Ipv4::parse(pkt) else { return };
         if ip.frag_off != 0 || ip.src.is_unspecified() || ip.src.is_broadcast() || ip.src.is_multicast() {
@@ -179,7 +208,7 @@ impl Stack {
             out.note("-", "icmp", || format!("ICMP type {typ} code {code} to {} suppressed by icmp_ratelimit", ip.src));
             return;
         }
-        let saddr = if self.is_local(ip.dst) {
+        let saddr = if dst_route_local.unwrap_or_else(|| self.is_local(ip.dst)) {
             ip.dst
         } else {
             match self.route_output(ip.src) {

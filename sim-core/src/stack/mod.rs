@@ -898,11 +898,11 @@ impl Stack {
         let idx = iface.index;
         let p = self.sysctl.neigh_parms(&self.ifaces[dev].name);
         let mut nout = vec![];
-        let ready = self.neigh.output(now, idx, next_hop, frame, p, out.tracing(), &mut nout);
+        let ready = self.neigh.output(now, idx, next_hop, frame, cause, p, out.tracing(), &mut nout);
         if !nout.is_empty() {
             self.run_neigh(now, nout, hk, out);
         }
-        if let Some((mac, frame)) = ready {
+        if let Some((mac, frame, cause)) = ready {
             self.send_resolved(idx, mac, frame, cause, out);
         }
     }
@@ -930,12 +930,12 @@ impl Stack {
         for a in actions {
             match a {
                 NeighOut::Solicit { dev, target, to, hint_src } => self.arp_solicit(dev, target, to, hint_src, out),
-                NeighOut::Send { dev, mac, frame } => self.send_resolved(dev, mac, frame, None, out),
+                NeighOut::Send { dev, mac, frame, cause } => self.send_resolved(dev, mac, frame, cause, out),
                 NeighOut::Failed { dev: _, target, frame } => {
                     // arp_error_report → ipv4_link_failure → ICMP host unreachable.
                     let s = crate::wire::summary::ipv4(&frame[ETH_HLEN..]);
                     out.note("-", "drop", || format!("{s} [neighbour {target} FAILED: host unreachable]"));
-                    self.icmp_send(now, &frame, None, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, hk, out);
+                    self.icmp_send_link_failure(now, &frame, hk, out);
                 }
                 NeighOut::Note { dev, text } => {
                     let n = self.dev_pos(dev).map(|p| self.ifaces[p].name.clone()).unwrap_or_default();

@@ -76,7 +76,8 @@ pub struct Neigh {
     pub used: Instant,
     probes: u32,
     timer: Option<Instant>,
-    queue: VecDeque<Vec<u8>>,
+    /// Frames waiting for resolution, each with the trace cause it was sent with.
+    queue: VecDeque<(Vec<u8>, Option<String>)>,
 }
 
 /// What the cache asks the stack to do.
@@ -85,8 +86,8 @@ pub enum NeighOut {
     /// Send an ARP request for `target`: broadcast, or unicast to `to` (a probe).
     /// `hint_src` is the source of the packet waiting for resolution (`arp_solicit`).
     Solicit { dev: IfIndex, target: Ipv4Addr, to: Option<MacAddr>, hint_src: Option<Ipv4Addr> },
-    /// A queued frame can go now, to `mac`.
-    Send { dev: IfIndex, mac: MacAddr, frame: Vec<u8> },
+    /// A queued frame can go now, to `mac`, with the cause it was queued with.
+    Send { dev: IfIndex, mac: MacAddr, frame: Vec<u8>, cause: Option<String> },
     /// Resolution failed: report the queued frame unreachable.
     Failed { dev: IfIndex, target: Ipv4Addr, frame: Vec<u8> },
     /// A state change worth a trace line.
@@ -182,10 +183,11 @@ impl NeighTable {
         dev: IfIndex,
         addr: Ipv4Addr,
         frame: Vec<u8>,
+        cause: Option<String>,
         p: &NeighParms,
         tracing: bool,
         out: &mut Vec<NeighOut>,
-    ) -> Option<(MacAddr, Vec<u8>)> {
+    ) -> Option<(MacAddr, Vec<u8>, Option<String>)> {
         let k = (dev, addr);
         let n = self.entries.entry(k).or_insert_with(|| Neigh {
             addr,
@@ -217,17 +219,17 @@ impl NeighTable {
                     }
                     self.set_timer(dev, addr, Some(now + p.delay_first_probe_time));
                 }
-                return Some((mac, frame));
+                return Some((mac, frame, cause));
             }
             Nud::Incomplete => {
                 if n.queue.len() >= UNRES_QLEN {
                     n.queue.pop_front();
                 }
-                n.queue.push_back(frame);
+                n.queue.push_back((frame, cause));
             }
             _ => {
                 // NONE or FAILED: start resolving.
-                n.queue.push_back(frame);
+                n.queue.push_back((frame, cause));
                 n.state = Nud::Incomplete;
                 n.updated = now;
                 n.probes = p.ucast_solicit;
@@ -246,7 +248,8 @@ impl NeighTable {
     fn probe(&mut self, dev: IfIndex, addr: Ipv4Addr, out: &mut Vec<NeighOut>) {
         let Some(n) = self.entries.get_mut(&(dev, addr)) else { return };
         let unicast = n.state == Nud::Probe && n.lladdr.is_some();
-        let hint_src = n.queue.back().and_then(|f| (f.len() >= 34).then(|| Ipv4Addr::new(f[26], f[27], f[28], f[29])));
+        let hint_src =
+            n.queue.back().and_then(|(f, _)| (f.len() >= 34).then(|| Ipv4Addr::new(f[26], f[27], f[28], f[29])));
         n.probes += 1;
         out.push(NeighOut::Solicit { dev, target: addr, to: if unicast { n.lladdr } else { None }, hint_src });
     }
@@ -318,10 +321,10 @@ impl NeighTable {
             Nud::Delay | Nud::Probe => n.timer,
             _ => None,
         };
-        let queued: Vec<Vec<u8>> = if new.valid() { n.queue.drain(..).collect() } else { Vec::new() };
+        let queued: Vec<(Vec<u8>, Option<String>)> = if new.valid() { n.queue.drain(..).collect() } else { Vec::new() };
         self.set_timer(dev, addr, timer);
-        for frame in queued {
-            out.push(NeighOut::Send { dev, mac: lladdr, frame });
+        for (frame, cause) in queued {
+            out.push(NeighOut::Send { dev, mac: lladdr, frame, cause });
         }
         if changed {
             UpdateResult::Changed { from: (!created).then_some(before), to: (new, lladdr) }
@@ -391,7 +394,7 @@ impl NeighTable {
                 n.state = Nud::Failed;
                 n.updated = now;
                 next = None;
-                let frames: Vec<Vec<u8>> = n.queue.drain(..).collect();
+                let frames: Vec<Vec<u8>> = n.queue.drain(..).map(|(f, _)| f).collect();
                 if tracing {
                     out.push(NeighOut::Note {
                         dev,
@@ -436,7 +439,8 @@ impl NeighTable {
         out: &mut Vec<NeighOut>,
     ) {
         let k = (dev, addr);
-        let queued: Vec<Vec<u8>> = self.entries.get_mut(&k).map(|n| n.queue.drain(..).collect()).unwrap_or_default();
+        let queued: Vec<(Vec<u8>, Option<String>)> =
+            self.entries.get_mut(&k).map(|n| n.queue.drain(..).collect()).unwrap_or_default();
         self.set_timer(dev, addr, None);
         self.entries.insert(
             k,
@@ -457,8 +461,8 @@ impl NeighTable {
             self.set_timer(dev, addr, Some(now + Duration::from_secs(30)));
         }
         if let Some(mac) = lladdr {
-            for frame in queued {
-                out.push(NeighOut::Send { dev, mac, frame });
+            for (frame, cause) in queued {
+                out.push(NeighOut::Send { dev, mac, frame, cause });
             }
         }
     }
@@ -511,7 +515,7 @@ mod tests {
         let mut t = table();
         let a = Ipv4Addr::new(10, 0, 0, 9);
         let mut out = vec![];
-        t.output(Instant::ZERO, DEV, a, vec![0; 60], &p, false, &mut out);
+        t.output(Instant::ZERO, DEV, a, vec![0; 60], None, &p, false, &mut out);
         assert_eq!(solicits(&out), vec![None], "one broadcast at once");
         let fired = run_timers(&mut t, Instant::from_secs(10), &p, &mut out);
         assert_eq!(fired, vec![Instant::from_secs(1), Instant::from_secs(2), Instant::from_secs(3)]);
@@ -527,7 +531,7 @@ mod tests {
         let a = Ipv4Addr::new(10, 0, 0, 9);
         let m = MacAddr::local(9);
         let mut out = vec![];
-        t.output(Instant::ZERO, DEV, a, vec![0; 60], &p, false, &mut out);
+        t.output(Instant::ZERO, DEV, a, vec![0; 60], None, &p, false, &mut out);
         let u = Update { state: Nud::Reachable, override_: false, create: false };
         let r = t.update(Instant::from_millis(1), DEV, a, m, u, &p, &mut out);
         assert!(matches!(r, UpdateResult::Changed { to: (Nud::Reachable, _), .. }));
@@ -540,7 +544,7 @@ mod tests {
         assert!(stale_at >= Instant::from_secs(15) && stale_at <= Instant::from_secs(45), "{stale_at}");
         // Used again: DELAY for 5 s, then PROBE with unicast solicitations.
         let t0 = Instant::from_secs(100);
-        t.output(t0, DEV, a, vec![0; 60], &p, false, &mut out);
+        t.output(t0, DEV, a, vec![0; 60], None, &p, false, &mut out);
         assert_eq!(t.get(DEV, a).unwrap().state, Nud::Delay);
         run_timers(&mut t, t0 + Duration::from_secs(5), &p, &mut out);
         assert_eq!(t.get(DEV, a).unwrap().state, Nud::Probe);
@@ -557,7 +561,7 @@ mod tests {
         let vip = Ipv4Addr::new(10, 0, 0, 100);
         let (dir, rs) = (MacAddr::local(1), MacAddr::local(2));
         let mut out = vec![];
-        t.output(Instant::ZERO, DEV, vip, vec![0; 60], &p, false, &mut out);
+        t.output(Instant::ZERO, DEV, vip, vec![0; 60], None, &p, false, &mut out);
         let reply = Update { state: Nud::Reachable, override_: false, create: false };
         t.update(Instant::from_micros(20), DEV, vip, dir, reply, &p, &mut out);
         // The second reply 10 us later, inside locktime, is ignored.

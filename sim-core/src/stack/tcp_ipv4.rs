@@ -7,8 +7,9 @@ use super::icmp::IcmpError;
 use super::{Hk, Stack};
 use crate::node::Outbox;
 use crate::time::Instant;
-use crate::wire::ip::{IpHdr, Ipv4, Tcp, build};
+use crate::wire::ip::{IpHdr, Ipv4, TCP_ACK, TCP_RST, TCP_SYN, Tcp, build};
 use crate::wire::{ETH_HLEN, IPPROTO_TCP};
+use std::net::SocketAddrV4;
 
 impl Stack {
     /// The MSS to advertise and use towards `peer`: the route's MTU − 40
@@ -30,6 +31,20 @@ impl Stack {
             Ok(s) => s,
             Err(e) => return out.drop_rx(|| format!("TCP: {e}")),
         };
+        // tcp_conn_request: the SYN-ACK's route (inet_csk_route_req) is looked up
+        // before any request socket exists; without one the SYN is dropped
+        // (ListenDrops, OutNoRoutes) and nothing is sent or remembered.
+        if seg.has(TCP_SYN)
+            && !seg.has(TCP_ACK)
+            && !seg.has(TCP_RST)
+            && self.route_output(ip.src).is_none()
+            && self.tcp.syn_goes_to_listener(SocketAddrV4::new(ip.dst, seg.dport), SocketAddrV4::new(ip.src, seg.sport))
+        {
+            let src = ip.src;
+            return out.drop_rx(|| {
+                format!("SYN to a listening socket, but no route back to {src}: tcp_conn_request drops it (no SYN-ACK)")
+            });
+        }
         let mss = self.route_mss(ip.src);
         self.tcp.on_segment(now, ip.src, ip.dst, &seg, mss);
         for peer in self.tcp.take_confirmed() {

@@ -730,6 +730,14 @@ impl TcpStack {
         })
     }
 
+    /// Whether a SYN from `remote` to `local` would go to a listening socket's
+    /// `tcp_conn_request` (no socket holds the 4-tuple, a listener has the port).
+    pub fn syn_goes_to_listener(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        !self.conns.contains_key(&ConnKey::new(local, remote))
+            && (self.listeners.contains_key(&(local.port(), *local.ip()))
+                || self.listeners.contains_key(&(local.port(), Ipv4Addr::UNSPECIFIED)))
+    }
+
     /// The state of a socket, `None` once it is gone (CLOSED).
     pub fn state(&self, id: SockId) -> Option<TcpState> {
         self.sock(id).map(|s| s.state)

@@ -86,13 +86,12 @@ struct OfoSeg {
     fin: bool,
 }
 
-/// `icmp_err_convert[]`: the error for an ICMP_DEST_UNREACH code, and whether it is
-/// fatal (hard) while connecting.
-fn icmp_err_convert(code: u8) -> (CloseReason, bool) {
+/// `icmp_err_convert[]`: the error for an ICMP_DEST_UNREACH code (its `fatal` flag
+/// is not used by `tcp_v4_err`).
+fn icmp_err_convert(code: u8) -> CloseReason {
     match code {
-        0 | 1 | 5 | 11 | 12 => (CloseReason::Unreachable, false),
-        2 | 3 => (CloseReason::Refused, true),
-        _ => (CloseReason::Unreachable, true),
+        2 | 3 => CloseReason::Refused,
+        _ => CloseReason::Unreachable,
     }
 }
 
@@ -1395,17 +1394,22 @@ impl Sock {
         if !between(seq, self.snd_una, self.snd_nxt) {
             return Verdict::Keep;
         }
-        let (reason, hard) = match typ {
-            ICMP_PARAMETERPROB => (CloseReason::Unreachable, true),
+        let reason = match typ {
+            ICMP_PARAMETERPROB => CloseReason::Unreachable,
             ICMP_DEST_UNREACH if code == ICMP_FRAG_NEEDED => {
                 self.mtu_reduced(cx, mtu);
                 return Verdict::Keep;
             }
             ICMP_DEST_UNREACH if code <= 15 => icmp_err_convert(code),
-            ICMP_TIME_EXCEEDED => (CloseReason::Unreachable, false),
+            ICMP_TIME_EXCEEDED => CloseReason::Unreachable,
             _ => return Verdict::Keep,
         };
-        if matches!(self.state, TcpState::SynSent | TcpState::SynRecv) && hard {
+        // tcp_v4_err: in SYN_SENT/SYN_RECV every error it handles ends the connect
+        // (`tcp_done_with_error`), soft ones (host/net unreachable) included:
+        // connect() fails at once with EHOSTUNREACH — "No route to host" 3 s after
+        // a SYN to a LAN address nobody answers ARP for. Once established the
+        // error is only remembered (sk_err_soft) and reported at the timeout.
+        if matches!(self.state, TcpState::SynSent | TcpState::SynRecv) {
             return self.done(cx, reason);
         }
         self.soft_err = Some(reason);

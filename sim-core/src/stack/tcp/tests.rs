@@ -594,49 +594,50 @@ fn icmp_about_another_sequence_number_is_ignored() {
 }
 
 #[test]
-fn host_unreachable_is_soft_and_reported_at_the_timeout() {
+fn host_unreachable_ends_a_connect_at_once() {
+    // tcp_v4_err: in SYN_SENT every error it handles ends the connect, even the
+    // "soft" host unreachable (curl: "Failed to connect: No route to host").
     let mut client = stack(13, "client");
     let c = client.connect(Instant::ZERO, C, SocketAddrV4::new(S, 80), 1460).unwrap();
     let syn = out(&mut client).remove(0);
     let (typ, code, mtu, about) = icmp_about(&syn, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0);
-    client.on_icmp_error(secs(0.5), typ, code, mtu, &about);
-    assert_eq!(client.state(c), Some(TcpState::SynSent), "a soft error: connect() keeps trying");
-    let mut syns = vec![0.0];
-    while let Some(t) = client.next_deadline() {
-        client.on_timer(t);
-        syns.extend(out(&mut client).iter().map(|_| t.nanos() as f64 / 1e9));
-        if let Some(TcpEvent::Closed(_, r)) = events(&mut client).pop() {
-            assert_eq!((t, r), (secs(127.0), CloseReason::Unreachable));
-        }
-    }
-    assert_eq!(syns, [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0]);
+    client.on_icmp_error(secs(3.0), typ, code, mtu, &about);
+    assert_eq!(events(&mut client), [TcpEvent::Closed(c, CloseReason::Unreachable)]);
+    assert_eq!(client.state(c), None);
+    assert_eq!(client.next_deadline(), None);
 }
 
 #[test]
-fn host_unreachable_for_each_syn_reverts_the_backoff() {
-    // RFC 6069 (tcp_ld_RTO_revert): each unreachable about a retransmitted SYN undoes
-    // one doubling, so SYNs go out every second and connect() fails after 6 retries.
-    let mut client = stack(13, "client");
-    let c = client.connect(Instant::ZERO, C, SocketAddrV4::new(S, 80), 1460).unwrap();
-    let mut syns = vec![];
-    let mut now = Instant::ZERO;
-    let mut result = None;
-    for _ in 0..20 {
-        for syn in out(&mut client) {
-            syns.push(now.nanos() as f64 / 1e9);
-            let (typ, code, mtu, about) = icmp_about(&syn, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0);
-            client.on_icmp_error(now + Duration::from_millis(10), typ, code, mtu, &about);
+fn host_unreachable_for_each_retransmission_reverts_the_backoff() {
+    // RFC 6069 (tcp_ld_RTO_revert): on an established connection an unreachable
+    // about a retransmitted head segment undoes one doubling, so retransmissions
+    // into a dead path keep the base RTO instead of backing off.
+    let mut net = Net::new(13, Duration::from_millis(1));
+    net.hosts[1].listen(None, 80).unwrap();
+    let c = net.connect(80);
+    net.run_until(secs(0.1));
+    assert_eq!(net.hosts[0].state(c), Some(TcpState::Established));
+    net.drop = Box::new(|_, h, _| h == 0);
+    net.hosts[0].send(net.now, c, b"GET / HTTP/1.0\r\n\r\n");
+    let mut seen = net.log.len();
+    let mut times = vec![];
+    while times.len() < 6 {
+        net.collect();
+        let new: Vec<(Instant, usize, SegOut)> = net.log[seen..].to_vec();
+        seen = net.log.len();
+        for (t, h, seg) in new {
+            if h == 0 && !seg.payload.is_empty() {
+                times.push(t);
+                let (typ, code, mtu, about) = icmp_about(&seg, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0);
+                net.hosts[0].on_icmp_error(t, typ, code, mtu, &about);
+            }
         }
-        if let Some(TcpEvent::Closed(id, r)) = events(&mut client).pop() {
-            result = Some((id, r, now));
-            break;
-        }
-        let Some(t) = client.next_deadline() else { break };
-        now = t;
-        client.on_timer(t);
+        let next = net.hosts[0].next_deadline().expect("retransmission timer");
+        net.run_until(next);
     }
-    assert_eq!(syns, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-    assert_eq!(result, Some((c, CloseReason::Unreachable, secs(7.0))));
+    assert_eq!(net.hosts[0].state(c), Some(TcpState::Established), "a soft error once established");
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1].since(w[0])).collect();
+    assert!(gaps.iter().all(|g| *g == gaps[0]), "no backoff: {gaps:?}");
 }
 
 /// Runs a request/response exchange and a close in the given order; returns the net.
