@@ -1,5 +1,5 @@
 //! Model fixes found by the netns differential (`lvs-lab netns diff`, where the
-//! kernel is the referee); `docs/fidelity.md` records each.
+//! kernel is the referee); `docs/src/fidelity.md` records each.
 
 use sim_core::scenario::{self, RunOptions};
 use sim_core::time::Duration;

@@ -1,6 +1,6 @@
 //! `lvs-lab netns`: scenarios on real Linux kernels in network namespaces, with
 //! the director being sim-core's own code fed real frames over AF_PACKET, and the
-//! differential against the simulator. See `docs/netns.md`.
+//! differential against the simulator. See `docs/src/netns.md`.
 
 mod agent;
 pub mod bench;
