@@ -118,11 +118,16 @@ impl Facts {
             self.sysctls
                 .iter()
                 .rfind(|(k, ..)| *k == format!("net.ipv4.conf.{scope}.{name}"))
-                .and_then(|(_, v, ..)| v.trim().parse().ok())
-                .unwrap_or(0u32)
+                .and_then(|(_, v, ..)| v.trim().parse::<u32>().ok())
         };
-        let dev_value = if dev == "tunl0" { get(dev).max(get("default")) } else { get(dev) };
-        get("all").max(dev_value)
+        // tunl0 appears with `modprobe ipip` and starts from `default`; a later
+        // write to conf/tunl0 replaces that value.
+        let dev_value = match get(dev) {
+            Some(v) => v,
+            None if dev == "tunl0" => get("default").unwrap_or(0),
+            None => 0,
+        };
+        get("all").unwrap_or(0).max(dev_value)
     }
     fn sysctl_line(&self, name: &str) -> Option<(String, usize)> {
         self.sysctls.iter().rev().find(|(k, ..)| k.ends_with(name)).map(|(_, _, f, l)| (f.clone(), *l))
@@ -529,7 +534,7 @@ fn lint_keepalived(machines: &[Facts], segment_of: &dyn Fn(usize, usize) -> bool
                         "({}) has the same priority {} as on {}: the election falls to the higher primary IP address",
                         b.3, b.5, machines[a.0].name
                     ),
-                    lesson: "vrrp-split-brain",
+                    lesson: "keepalived-nat",
                 });
             }
         }
