@@ -262,7 +262,7 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
             let k = KernelHost {
                 name: m.name.clone(),
                 ns: hz.topo.host_ns(&m.name),
-                files: m.files.clone(),
+                files: boot_files(m),
                 apps: m.apps.clone(),
                 running: m.apps.iter().map(|a| !starts_stopped(a)).collect(),
                 background: vec![],
@@ -313,6 +313,15 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
         .map(|h| sc.machines[h].name.clone())
         .collect();
     Ok(Outcome::Ran(Box::new(NetnsRun { report, pcap, errors: std::mem::take(&mut hz.errors), models })))
+}
+
+/// A kernel host's files at boot: the scenario's, and an empty `/etc/sysctl.conf`
+/// as every distribution ships and the simulator's `Machine::boot` assumes (so
+/// `sysctl -p` works on a machine whose scenario does not write one).
+fn boot_files(m: &sim_core::host::MachineSpec) -> BTreeMap<String, String> {
+    let mut files = m.files.clone();
+    files.entry(sim_core::shell::sysctl::DEFAULT_CONF.into()).or_default();
+    files
 }
 
 fn starts_stopped(a: &sim_core::host::apps::AppSpec) -> bool {
@@ -605,7 +614,7 @@ impl Harness<'_> {
         self.topo.remove_ns(&ns);
         self.make_host_ns(h).map_err(fail)?;
         if let Host::Kernel(k) = &mut self.hosts[h] {
-            k.files = m.files.clone();
+            k.files = boot_files(m);
             k.running = m.apps.iter().map(|a| !starts_stopped(a)).collect();
         }
         self.setup_kernel(h)?;
