@@ -70,6 +70,21 @@ fn routed_agrees_with_the_kernel() {
 }
 
 #[test]
+fn model_hosts_latency_decides_an_arp_race_as_in_the_simulator() {
+    if !netns_or_skip("model_hosts_latency_decides_an_arp_race_as_in_the_simulator") {
+        return;
+    }
+    // Three ARP replies for the VIP race to a real router; the links' latencies
+    // (held by the harness for model hosts) decide which it keeps: rs1 here, the
+    // director in the other. The first request (at 1 s) is answered by the winner.
+    for s in ["dr-arp-leak", "dr-arp-leak-director-wins"] {
+        let o = lab(&["netns", "diff", s, "--until", "1500ms", "--model", "rs1", "--model", "rs2"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains(&format!("{s}: sim and kernel agree (1 request")), "{}", text(&o));
+    }
+}
+
+#[test]
 fn the_director_forwards_real_frames_over_af_packet() {
     if !netns_or_skip("the_director_forwards_real_frames_over_af_packet") {
         return;

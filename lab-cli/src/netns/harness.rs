@@ -141,6 +141,16 @@ struct Frame {
     data: Vec<u8>,
 }
 
+/// A frame in flight on a model host's cable: the scenario's link `latency`, which
+/// veths do not have (and `tc netem` is missing), is served by holding the frame.
+struct Held {
+    h: usize,
+    port: usize,
+    /// Towards the machine (`on_frame`) or from it (sent on the veth).
+    inbound: bool,
+    frame: Vec<u8>,
+}
+
 struct Harness<'a> {
     sc: &'a Scenario,
     topo: Topo,
@@ -156,6 +166,12 @@ struct Harness<'a> {
     rt0: u64,
     out: Outbox,
     emits: Vec<Emit>,
+    /// One-way latency of each model host's (host, nic), in ns: from the host to its
+    /// segment's switch (half of a back-to-back cable's).
+    latency: BTreeMap<(usize, usize), u64>,
+    /// Frames held by that latency, by (due, sequence number).
+    held: BTreeMap<(u64, u64), Held>,
+    held_seq: u64,
     errors: Vec<String>,
     exe: std::path::PathBuf,
 }
@@ -210,22 +226,30 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
         rt0: 0,
         out: Outbox::new(false),
         emits: vec![],
+        latency: BTreeMap::new(),
+        held: BTreeMap::new(),
+        held_seq: 0,
         errors: vec![],
         exe,
     };
     let mut nseg = sc.spec.segments.len();
     for l in &sc.links {
+        let lat = l.params.latency.as_nanos() as u64;
         match l.to {
             Ok(s) => {
                 hz.cable.insert((l.host, l.nic), s);
+                hz.latency.insert((l.host, l.nic), lat);
             }
             Err(peer) => {
                 hz.cable.insert((l.host, l.nic), nseg);
                 hz.cable.insert(peer, nseg);
+                hz.latency.insert((l.host, l.nic), lat / 2);
+                hz.latency.insert(peer, lat - lat / 2);
                 nseg += 1;
             }
         }
     }
+    hz.latency.retain(|&(h, _), _| is_model(h));
     for i in 0..nseg {
         let ageing = sc.segment_ageing.get(i).map_or(300, |d| d.as_secs().max(1));
         hz.topo.add_segment(i, ageing).map_err(fail)?;
@@ -238,7 +262,7 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
             let k = KernelHost {
                 name: m.name.clone(),
                 ns: hz.topo.host_ns(&m.name),
-                files: m.files.clone(),
+                files: boot_files(m),
                 apps: m.apps.clone(),
                 running: m.apps.iter().map(|a| !starts_stopped(a)).collect(),
                 background: vec![],
@@ -291,6 +315,15 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
     Ok(Outcome::Ran(Box::new(NetnsRun { report, pcap, errors: std::mem::take(&mut hz.errors), models })))
 }
 
+/// A kernel host's files at boot: the scenario's, and an empty `/etc/sysctl.conf`
+/// as every distribution ships and the simulator's `Machine::boot` assumes (so
+/// `sysctl -p` works on a machine whose scenario does not write one).
+fn boot_files(m: &sim_core::host::MachineSpec) -> BTreeMap<String, String> {
+    let mut files = m.files.clone();
+    files.entry(sim_core::shell::sysctl::DEFAULT_CONF.into()).or_default();
+    files
+}
+
 fn starts_stopped(a: &sim_core::host::apps::AppSpec) -> bool {
     use sim_core::host::apps::AppSpec;
     matches!(a, AppSpec::HttpServer { stopped: true, .. } | AppSpec::UdpServer { stopped: true, .. })
@@ -313,6 +346,16 @@ impl Harness<'_> {
         for (n, (nic, mac)) in m.nics.iter().enumerate() {
             let seg = self.cable[&(h, n)];
             self.topo.add_link(&ns, h, n, nic, &mac.to_string(), seg)?;
+            // A link slower than the default gigabit: a token bucket (`tbf`, one frame
+            // of burst) on each sending end; a back-to-back cable only on the hosts' ends.
+            let link = self.sc.links.iter().find(|l| (l.host, l.nic) == (h, n) || l.to == Err((h, n)));
+            if let Some(l) = link
+                && l.params.rate != 0
+                && l.params.rate != sim_core::fabric::LinkParams::default().rate
+            {
+                let both = l.to.is_ok();
+                self.topo.shape(&ns, h, n, nic, seg, l.params.rate, l.params.queue, both)?;
+            }
         }
         Ok(())
     }
@@ -365,19 +408,53 @@ impl Harness<'_> {
         Ok(())
     }
 
-    /// Sends what model host `h` emitted.
+    /// Sends what model host `h` emitted, or holds it for its cable's latency.
     fn flush(&mut self, h: usize) {
         self.out.take_into(&mut self.emits);
-        let Host::Model(mh) = &self.hosts[h] else {
+        if !matches!(self.hosts[h], Host::Model(_)) {
             self.emits.clear();
             return;
-        };
-        for e in self.emits.drain(..) {
-            if let Emit::Frame { port, frame, .. } = e
-                && let Some(s) = mh.io.get(port)
-                && let Err(err) = s.send(&frame)
-            {
-                self.errors.push(format!("{}: send on port {port}: {err}", self.sc.machines[h].name));
+        }
+        let now = self.now();
+        for e in std::mem::take(&mut self.emits) {
+            if let Emit::Frame { port, frame, .. } = e {
+                match self.latency.get(&(h, port)).copied().unwrap_or(0) {
+                    0 => self.send(h, port, &frame),
+                    lat => self.hold(now + lat, Held { h, port, inbound: false, frame: frame.to_vec() }),
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, h: usize, port: usize, frame: &[u8]) {
+        let Host::Model(mh) = &self.hosts[h] else { return };
+        if let Some(s) = mh.io.get(port)
+            && let Err(err) = s.send(frame)
+        {
+            self.errors.push(format!("{}: send on port {port}: {err}", self.sc.machines[h].name));
+        }
+    }
+
+    fn hold(&mut self, due: u64, f: Held) {
+        self.held_seq += 1;
+        self.held.insert((due, self.held_seq), f);
+    }
+
+    /// Delivers the held frames that are due, in order; returns the next due time.
+    fn release_held(&mut self) -> Option<u64> {
+        loop {
+            let (&(due, _), _) = self.held.first_key_value()?;
+            let now = self.now();
+            if due > now {
+                return Some(due);
+            }
+            let (_, f) = self.held.pop_first().expect("non-empty");
+            let Host::Model(ModelHost { machine: Some(m), up: true, .. }) = &mut self.hosts[f.h] else { continue };
+            if f.inbound {
+                m.on_frame(Instant::from_nanos(now), f.port, &f.frame, &mut self.out);
+                self.flush(f.h);
+            } else {
+                self.send(f.h, f.port, &f.frame);
             }
         }
     }
@@ -537,7 +614,7 @@ impl Harness<'_> {
         self.topo.remove_ns(&ns);
         self.make_host_ns(h).map_err(fail)?;
         if let Host::Kernel(k) = &mut self.hosts[h] {
-            k.files = m.files.clone();
+            k.files = boot_files(m);
             k.running = m.apps.iter().map(|a| !starts_stopped(a)).collect();
         }
         self.setup_kernel(h)?;
@@ -567,6 +644,9 @@ impl Harness<'_> {
                 next_event += 1;
             }
             let mut wake = end;
+            if let Some(due) = self.release_held() {
+                wake = wake.min(due);
+            }
             if let Some(i) = order.get(next_event) {
                 wake = wake.min(self.sc.spec.events[*i].at.as_nanos() as u64);
             }
@@ -618,7 +698,16 @@ impl Harness<'_> {
             let Host::Model(mh) = &mut self.hosts[h] else { return Ok(()) };
             let Some(rx) = mh.io[p].recv(buf)? else { return Ok(()) };
             let (Some(m), true, false) = (&mut mh.machine, mh.up, rx.outgoing) else { continue };
-            let now = Instant::from_nanos(sys::monotonic_ns().saturating_sub(self.t0));
+            let now = sys::monotonic_ns().saturating_sub(self.t0);
+            if let Some(&lat) = self.latency.get(&(h, p))
+                && lat > 0
+            {
+                // The wire delivered it at its kernel timestamp; the cable adds `lat`.
+                let at = if rx.ts_ns >= self.rt0 { rx.ts_ns - self.rt0 } else { now };
+                self.hold(at + lat, Held { h, port: p, inbound: true, frame: buf[..rx.len].to_vec() });
+                continue;
+            }
+            let now = Instant::from_nanos(now);
             m.on_frame(now, p, &buf[..rx.len], &mut self.out);
             self.flush(h);
         }

@@ -171,6 +171,38 @@ impl Topo {
         Ok(())
     }
 
+    /// Limits NIC `nic` of host `h` (namespace `hns`) to `rate` bit/s with a drop-tail
+    /// queue of `queue` frames: `tbf` with one full frame of burst, so frames leave one
+    /// serialisation time apart as on the simulator's link. `both`: the bridge port
+    /// towards the host too (a segment's link is shaped in both directions).
+    #[allow(clippy::too_many_arguments)]
+    pub fn shape(
+        &self,
+        hns: &str,
+        h: usize,
+        n: usize,
+        nic: &str,
+        seg: usize,
+        rate: u64,
+        queue: usize,
+        both: bool,
+    ) -> Result<(), String> {
+        let (rate, limit) = (format!("{rate}bit"), ((queue.max(1) + 1) * 1514).to_string());
+        let tbf = |ns: &str, dev: &str| {
+            in_ns(
+                ns,
+                &["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", &rate, "burst", "1514", "limit", &limit],
+            )
+            .map(drop)
+            .map_err(|e| format!("link rate on {dev} in {ns} (tc tbf): {e}"))
+        };
+        tbf(hns, nic)?;
+        if both {
+            tbf(&self.seg_ns(seg), &self.port_name(h, n))?;
+        }
+        Ok(())
+    }
+
     /// A veth pair straight between two namespaces, both ends up (for benchmarks).
     pub fn add_pair(&mut self, a: &str, an: &str, amac: &str, b: &str, bn: &str, bmac: &str) -> Result<(), String> {
         must(&["ip", "-n", a, "link", "add", an, "address", amac, "type", "veth", "peer", "name", bn, "netns", b])?;
