@@ -65,6 +65,22 @@ impl Nud {
 /// kernels allows about this many small packets).
 const UNRES_QLEN: usize = 101;
 
+/// One jiffy at `CONFIG_HZ=250` (Debian's kernels, and the netns referee's): the
+/// neighbour code keeps `confirmed`/`updated` in jiffies, so its time tests
+/// cannot tell instants 4 ms apart.
+const JIFFY_NS: u64 = 4_000_000;
+
+/// `neigh_alloc`: a new entry's `confirmed` lies twice base_reachable_time in the
+/// past, so nothing about it counts as recently confirmed.
+fn alloc_confirmed(now: Instant, base_reachable_time: Duration) -> Instant {
+    now - base_reachable_time * 2
+}
+
+/// The jiffy an instant falls in.
+fn jiffies(t: Instant) -> u64 {
+    t.nanos() / JIFFY_NS
+}
+
 #[derive(Debug, Clone)]
 pub struct Neigh {
     pub addr: Ipv4Addr,
@@ -195,7 +211,7 @@ impl NeighTable {
             lladdr: None,
             state: Nud::Failed,
             updated: now,
-            confirmed: now,
+            confirmed: alloc_confirmed(now, p.base_reachable_time),
             used: now,
             probes: 0,
             timer: None,
@@ -283,7 +299,7 @@ impl NeighTable {
                     lladdr: None,
                     state: Nud::Failed,
                     updated: now,
-                    confirmed: now,
+                    confirmed: alloc_confirmed(now, p.base_reachable_time),
                     used: now,
                     probes: 0,
                     timer: None,
@@ -377,7 +393,10 @@ impl NeighTable {
                     }
                 }
                 Nud::Delay => {
-                    if now < n.confirmed + p.delay_first_probe_time {
+                    // `time_before_eq(now, confirmed + delay_probe_time)` in jiffies:
+                    // a confirmation in the same jiffy as the move to DELAY still
+                    // counts when the timer fires delay_probe_time later.
+                    if jiffies(now) <= jiffies(n.confirmed + p.delay_first_probe_time) {
                         n.state = Nud::Reachable;
                         n.updated = now;
                         next = Some(n.confirmed + reach);
@@ -450,7 +469,7 @@ impl NeighTable {
                 lladdr,
                 state,
                 updated: now,
-                confirmed: now,
+                confirmed: alloc_confirmed(now, crate::stack::conf::NeighParms::default().base_reachable_time),
                 used: now,
                 probes: 0,
                 timer: None,
