@@ -574,6 +574,50 @@ mod tests {
     }
 
     #[test]
+    fn delay_counts_a_confirmation_from_the_same_jiffy() {
+        // dr-arp-leak-announce on a real kernel: a reply confirms the entry, an
+        // overriding request moves it (STALE), a packet uses it (DELAY) within the
+        // same 4 ms jiffy: 5 s later it is REACHABLE again, without a probe.
+        let p = NeighParms::default();
+        let a = Ipv4Addr::new(10, 0, 0, 9);
+        let (first, second) = (MacAddr::local(1), MacAddr::local(2));
+        for (gap_us, want) in [(300, Nud::Reachable), (5000, Nud::Probe)] {
+            let mut t = table();
+            let mut out = vec![];
+            let t0 = Instant::from_secs(1);
+            t.output(t0, DEV, a, vec![0; 60], None, &p, false, &mut out);
+            let reply = Update { state: Nud::Reachable, override_: false, create: false };
+            t.update(t0 + Duration::from_micros(10), DEV, a, first, reply, &p, &mut out);
+            let moved = t0 + Duration::from_micros(gap_us);
+            let request = Update { state: Nud::Stale, override_: true, create: true };
+            t.update(moved, DEV, a, second, request, &p, &mut out);
+            t.output(moved + Duration::from_micros(40), DEV, a, vec![0; 60], None, &p, false, &mut out);
+            assert_eq!(t.get(DEV, a).unwrap().state, Nud::Delay);
+            out.clear();
+            run_timers(&mut t, moved + Duration::from_secs(6), &p, &mut out);
+            assert_eq!(t.get(DEV, a).unwrap().state, want, "gap {gap_us} us");
+            assert_eq!(solicits(&out).is_empty(), want == Nud::Reachable);
+        }
+    }
+
+    #[test]
+    fn an_entry_created_by_a_request_is_not_confirmed() {
+        // neigh_alloc backdates `confirmed`: the replier's entry for the asker,
+        // created STALE and used at once, is probed after delay_first_probe_time.
+        let p = NeighParms::default();
+        let mut t = table();
+        let a = Ipv4Addr::new(10, 0, 0, 9);
+        let mut out = vec![];
+        let t0 = Instant::from_secs(100);
+        let request = Update { state: Nud::Stale, override_: true, create: true };
+        t.update(t0, DEV, a, MacAddr::local(1), request, &p, &mut out);
+        t.output(t0 + Duration::from_micros(5), DEV, a, vec![0; 60], None, &p, false, &mut out);
+        out.clear();
+        run_timers(&mut t, t0 + Duration::from_secs(6), &p, &mut out);
+        assert_eq!(t.get(DEV, a).unwrap().state, Nud::Probe);
+    }
+
+    #[test]
     fn first_reply_wins_within_locktime_but_garp_overrides() {
         let p = NeighParms::default();
         let mut t = table();
