@@ -26,6 +26,7 @@ fn director() -> Machine {
             args: vec![],
         }],
         script_results: BTreeMap::new(),
+        keepalived_version: Default::default(),
     };
     Machine::boot(&spec, 1, Instant::ZERO, &mut Outbox::new(false)).expect("director boots")
 }
