@@ -398,13 +398,15 @@ pub mod rewrite {
         }
     }
 
-    /// `ip_decrease_ttl`: TTL − 1 with the header checksum adjusted. Returns the new TTL.
+    /// `ip_decrease_ttl`: TTL − 1 with the header checksum adjusted as the kernel
+    /// does it on x86 (`check += htons(0x0100); check += check >= 0xFFFF` on the
+    /// checksum read little-endian), ±0 representation included. Returns the new TTL.
+    #[inline]
     pub fn dec_ttl(ip: &mut [u8]) -> u8 {
-        let old = u16::from_be_bytes([ip[8], ip[9]]);
+        let check = u32::from(u16::from_le_bytes([ip[10], ip[11]])) + 1;
+        let check = (check + u32::from(check >= 0xffff)) as u16;
+        ip[10..12].copy_from_slice(&check.to_le_bytes());
         ip[8] = ip[8].wrapping_sub(1);
-        let new = u16::from_be_bytes([ip[8], ip[9]]);
-        let c = checksum::update16(hdr_check(ip), old, new);
-        set_hdr_check(ip, c);
         ip[8]
     }
 
@@ -494,6 +496,23 @@ mod tests {
         let ip = Ipv4::parse(&u[ETH_HLEN..]).unwrap();
         assert!(ip.l4_checksum_ok());
         assert_eq!(Udp::parse(ip.payload).unwrap().payload.len(), 64);
+    }
+
+    #[test]
+    fn dec_ttl_keeps_the_header_checksum_valid() {
+        // Every header checksum value reached through the IP ID, TTLs down to 1.
+        for id in 0..=u16::MAX {
+            let mut f = tcp_frame();
+            let ip = &mut f[ETH_HLEN..];
+            ip[4..6].copy_from_slice(&id.to_be_bytes());
+            ip[8] = 2 + (id % 254) as u8;
+            ip[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum::checksum(&ip[..20]);
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            let ttl = ip[8];
+            assert_eq!(rewrite::dec_ttl(ip), ttl - 1);
+            assert_eq!(checksum::checksum(&ip[..20]), 0, "id {id}");
+        }
     }
 
     #[test]

@@ -90,19 +90,20 @@ pub fn client_segment(n: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     build(&h, &L4::Tcp { sport, dport: 80, seq: 1, ack: 1, flags, window: 65535, mss: None, payload })
 }
 
-/// Sends one frame through LOCAL_IN without tracing.
-pub fn feed(v: &mut Ipvs, now: Instant, mut frame: Vec<u8>) -> HookVerdict {
-    let mut out = Outbox::new(false);
-    v.hook(now, LOCAL_IN, &mut frame, &BenchEnv, &mut out)
+/// Sends one frame through LOCAL_IN; `out` is the untraced outbox a stack reuses
+/// for every packet.
+pub fn feed(v: &mut Ipvs, now: Instant, out: &mut Outbox, mut frame: Vec<u8>) -> HookVerdict {
+    v.hook(now, LOCAL_IN, &mut frame, &BenchEnv, out)
 }
 
 /// A director with one established connection (client 0) and the ACK segment to
 /// replay on it.
 pub fn established(fwd: Fwd) -> (Ipvs, Vec<u8>) {
     let mut v = director("wlc", fwd, 1);
-    feed(&mut v, Instant::ZERO, client_segment(0, TCP_SYN, b""));
+    let out = &mut Outbox::new(false);
+    feed(&mut v, Instant::ZERO, out, client_segment(0, TCP_SYN, b""));
     let ack = client_segment(0, TCP_ACK, &[0u8; 64]);
-    feed(&mut v, Instant::ZERO, ack.clone());
+    feed(&mut v, Instant::ZERO, out, ack.clone());
     (v, ack)
 }
 
@@ -128,7 +129,8 @@ pub fn bench_figures(iterations: usize) -> Vec<(String, f64)> {
     let mut figs = Vec::new();
     for (name, fwd) in [("dr", Fwd::Route), ("nat", Fwd::Masq), ("tun", Fwd::Tunnel)] {
         let (mut v, ack) = established(fwd);
-        let ns = per_item(n, |_| ack.clone(), |f| feed(&mut v, Instant::from_millis(1), f));
+        let out = &mut Outbox::new(false);
+        let ns = per_item(n, |_| ack.clone(), |f| feed(&mut v, Instant::from_millis(1), out, f));
         figs.push((format!("{name}_established_ns_per_packet"), ns));
     }
     figs.push(("wlc100_new_connection_ns".into(), new_connections(n)));
@@ -148,17 +150,18 @@ pub const NEW_CONN_TABLE: usize = 10_000;
 /// table kept at [`NEW_CONN_TABLE`] entries by ageing each batch out untimed.
 pub fn new_connections(n: usize) -> f64 {
     let mut v = director("wlc", Fwd::Route, 100);
+    let out = &mut Outbox::new(false);
     let mut total = 0.0;
     let mut done = 0usize;
     let mut clock = 0u64;
     while done < n {
         let batch = NEW_CONN_TABLE.min(n - done);
         let now = Instant::from_secs(clock);
-        total += per_item(batch, |i| client_segment((done + i) as u32, TCP_SYN, b""), |f| feed(&mut v, now, f))
+        total += per_item(batch, |i| client_segment((done + i) as u32, TCP_SYN, b""), |f| feed(&mut v, now, out, f))
             * batch as f64;
         done += batch;
         clock += 61;
-        v.on_timer(Instant::from_secs(clock), &mut Outbox::new(false));
+        v.on_timer(Instant::from_secs(clock), out);
     }
     total / n as f64
 }
@@ -167,11 +170,11 @@ pub fn new_connections(n: usize) -> f64 {
 /// connection built, table bytes per connection, ns per connection expired).
 pub fn build_and_age(n: usize) -> (f64, f64, f64) {
     let mut v = director("rr", Fwd::Route, 10);
-    let build = per_item(n, |i| client_segment(i as u32, TCP_SYN, b""), |f| feed(&mut v, Instant::ZERO, f));
+    let out = &mut Outbox::new(false);
+    let build = per_item(n, |i| client_segment(i as u32, TCP_SYN, b""), |f| feed(&mut v, Instant::ZERO, out, f));
     let bytes = v.conns.bytes_per_entry();
     let start = std::time::Instant::now();
-    let mut out = Outbox::new(false);
-    v.on_timer(Instant::from_secs(61), &mut out);
+    v.on_timer(Instant::from_secs(61), out);
     let age = start.elapsed().as_nanos() as f64 / n as f64;
     debug_assert_eq!(v.conn_count(), 0);
     (build, bytes, age)
@@ -193,7 +196,8 @@ mod tests {
     fn setups_forward() {
         for fwd in [Fwd::Route, Fwd::Masq, Fwd::Tunnel] {
             let (mut v, ack) = established(fwd);
-            assert!(matches!(feed(&mut v, Instant::ZERO, ack), HookVerdict::Transmit { .. }));
+            let out = &mut Outbox::new(false);
+            assert!(matches!(feed(&mut v, Instant::ZERO, out, ack), HookVerdict::Transmit { .. }));
         }
         let (_, bytes, _) = build_and_age(1000);
         assert!(bytes < 200.0, "{bytes}");

@@ -102,24 +102,41 @@ pub(crate) enum KeyKind {
     Template = 2,
 }
 
-/// A lookup key: two address:port pairs, protocol and kind.
+/// A lookup key: two address:port pairs, protocol and kind, packed into two words
+/// (`a1:a2` and `p1:p2:proto:kind`) so that comparing keys is two compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
-    pub a1: u32,
-    pub a2: u32,
-    pub p1: u16,
-    pub p2: u16,
-    pub proto: u8,
-    pub kind: KeyKind,
+    addrs: u64,
+    rest: u64,
 }
 
 impl Hash for Key {
-    /// The 112 key bits folded into one word with a single 64×64→128 multiply.
+    /// The 112 key bits folded into one word with a single 64×64→128 multiply,
+    /// which [`KeyHasher`] passes through as the hash.
     #[inline]
     fn hash<H: Hasher>(&self, h: &mut H) {
-        let a = u64::from(self.a1) << 32 | u64::from(self.a2);
-        let b = u64::from(self.p1) << 48 | u64::from(self.p2) << 32 | u64::from(self.proto) << 8 | self.kind as u64;
-        h.write_u64(folded_multiply(a ^ 0x243f_6a88_85a3_08d3, b ^ 0x1319_8a2e_0370_7344));
+        h.write_u64(folded_multiply(self.addrs ^ 0x243f_6a88_85a3_08d3, self.rest ^ 0x1319_8a2e_0370_7344));
+    }
+}
+
+/// The hasher of the connection map: [`Key`] mixes its bits itself, so its one
+/// word is the hash.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = folded_multiply(self.0 ^ u64::from(*b), 0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -160,8 +177,17 @@ impl Hasher for FxHasher {
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 impl Key {
+    #[inline]
     pub fn new(kind: KeyKind, proto: u8, a1: u32, p1: u16, a2: u32, p2: u16) -> Self {
-        Key { a1, a2, p1, p2, proto, kind }
+        Key {
+            addrs: u64::from(a1) << 32 | u64::from(a2),
+            rest: u64::from(p1) << 48 | u64::from(p2) << 32 | u64::from(proto) << 8 | kind as u64,
+        }
+    }
+
+    #[inline]
+    fn kind(&self) -> u8 {
+        self.rest as u8
     }
 }
 
@@ -170,7 +196,7 @@ impl Key {
 pub(crate) struct ConnTable {
     pub slab: Vec<Conn>,
     free: Vec<u32>,
-    map: FxMap<Key, u32>,
+    map: HashMap<Key, u32, BuildHasherDefault<KeyHasher>>,
     heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
     next_seq: u32,
     /// Live entries (`ipvs->conn_count`).
@@ -222,7 +248,7 @@ impl ConnTable {
     }
 
     fn put(&mut self, k: Key, idx: u32) {
-        if self.map.insert(k, idx).is_none() && k.kind == KeyKind::Out {
+        if self.map.insert(k, idx).is_none() && k.kind() == KeyKind::Out as u8 {
             self.out_keys += 1;
         }
     }
@@ -239,7 +265,7 @@ impl ConnTable {
         for k in keys.into_iter().flatten() {
             if self.map.get(&k) == Some(&idx) {
                 self.map.remove(&k);
-                if k.kind == KeyKind::Out {
+                if k.kind() == KeyKind::Out as u8 {
                     self.out_keys -= 1;
                 }
             }
@@ -264,7 +290,7 @@ impl ConnTable {
         self.count -= 1;
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, key: &Key) -> Option<u32> {
         self.map.get(key).copied()
     }
@@ -280,7 +306,7 @@ impl ConnTable {
     }
 
     /// `ip_vs_conn_put` / `mod_timer(jiffies + cp->timeout)`: restart the timer.
-    #[inline]
+    #[inline(always)]
     pub fn arm(&mut self, idx: u32, now: Instant) {
         let c = &mut self.slab[idx as usize];
         let t = if c.has(cf::ONE_PACKET) { 0 } else { u64::from(c.timeout_ms) * 1_000_000 };
@@ -400,6 +426,7 @@ impl Ipvs {
             d.activeconns += 1;
         }
         d.check_overload_on_bind();
+        self.sched_dest_changed(dest);
     }
 
     /// `ip_vs_unbind_dest`: uncount the entry and maybe clear OVERLOAD.
@@ -419,6 +446,14 @@ impl Ipvs {
         }
         d.refcnt -= 1;
         d.check_overload_on_unbind();
+        self.sched_dest_changed(dest);
+    }
+
+    /// Tells the scheduler of dest `d`'s service that its counters or flags changed.
+    pub(crate) fn sched_dest_changed(&mut self, d: u32) {
+        let svc = &mut self.services[self.dests[d as usize].svc as usize];
+        let list = super::sched::DestList { order: &svc.dests, all: &self.dests };
+        svc.sched.dest_changed(&list, d);
     }
 
     /// `ip_vs_control_add`: `cp` is controlled by template `ct`.

@@ -153,6 +153,30 @@ impl Hooked for Ipvs {
         env: &dyn HookEnv,
         out: &mut Outbox,
     ) -> HookVerdict {
+        let mut no_entry = false;
+        if matches!(meta.hook, HookPoint::LocalIn | HookPoint::LocalOut) {
+            match self.in_established(now, frame, env) {
+                Ok(v) => return v,
+                Err(missed) => no_entry = missed,
+            }
+        }
+        self.hook_general(now, meta, frame, env, out, no_entry)
+    }
+}
+
+impl Ipvs {
+    /// Everything but the established fast path ([`Ipvs::in_established`]);
+    /// `no_entry`: it found no entry for the packet's 4-tuple.
+    #[inline(never)]
+    fn hook_general(
+        &mut self,
+        now: Instant,
+        meta: PacketMeta,
+        frame: &mut Vec<u8>,
+        env: &dyn HookEnv,
+        out: &mut Outbox,
+        no_entry: bool,
+    ) -> HookVerdict {
         let Some(iph) = frame.get(ETH_HLEN..).and_then(Iph::parse) else {
             return HookVerdict::Accept;
         };
@@ -164,12 +188,14 @@ impl Hooked for Ipvs {
                 // the in-path. The kernel would run ip_vs_out_hook first, which
                 // could only match it if its 4-tuple were also a NAT reply: a
                 // configuration no one can build, so the result is the same.
-                if let Some((idx, l4)) = self.in_lookup(frame, &iph) {
+                if !no_entry && let Some((idx, l4)) = self.in_lookup(frame, &iph) {
                     return self.in_conn(now, meta, frame, iph, env, out, Some(idx), l4);
                 }
+                // ip_vs_out_hook creates no client entry, so a lookup that missed
+                // before it misses after it.
                 match self.out_hook(now, meta, frame, iph, env, out) {
                     Some(v) => v,
-                    None => self.in_hook(now, meta, frame, iph, env, out),
+                    None => self.in_hook(now, meta, frame, iph, env, out, no_entry),
                 }
             }
             // FORWARD: ip_vs_forward_icmp (99) before ip_vs_out_hook (100).
@@ -500,6 +526,8 @@ impl Ipvs {
     }
 
     /// `ip_vs_in_hook` for TCP and UDP (§5.1).
+    /// `no_entry`: the connection lookup already missed.
+    #[allow(clippy::too_many_arguments)]
     fn in_hook(
         &mut self,
         now: Instant,
@@ -508,6 +536,7 @@ impl Ipvs {
         iph: Iph,
         env: &dyn HookEnv,
         out: &mut Outbox,
+        no_entry: bool,
     ) -> HookVerdict {
         if iph.proto == IPPROTO_ICMP {
             return self.in_icmp(now, meta, frame, iph, env, out);
@@ -532,7 +561,7 @@ impl Ipvs {
             return HookVerdict::Drop;
         };
         let tflags = if iph.proto == IPPROTO_TCP { ip[iph.hlen + 13] } else { 0 };
-        let cp = self.conn_in_get(iph.proto, iph.saddr, sport, iph.daddr, dport);
+        let cp = if no_entry { None } else { self.conn_in_get(iph.proto, iph.saddr, sport, iph.daddr, dport) };
         self.in_conn(now, meta, frame, iph, env, out, cp, L4 { sport, dport, tflags })
     }
 

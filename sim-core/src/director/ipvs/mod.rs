@@ -30,6 +30,7 @@ mod conn;
 mod core;
 mod ctl;
 pub mod dest;
+mod established;
 mod fullnat;
 mod persist;
 mod proto_tcp;
@@ -95,6 +96,9 @@ pub struct Ipvs {
     ip_ident: u16,
     /// FULLNAT: the next local port to try, per local address.
     fnat_cursor: FxMap<u32, u16>,
+    /// Tests turn the established fast path off to compare it with the general path.
+    #[cfg(test)]
+    pub(crate) fast_path: bool,
 }
 
 impl Ipvs {
@@ -118,6 +122,8 @@ impl Ipvs {
             next_svc_uid: 0,
             ip_ident: 0,
             fnat_cursor: FxMap::default(),
+            #[cfg(test)]
+            fast_path: true,
         }
     }
 

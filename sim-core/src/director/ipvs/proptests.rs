@@ -120,6 +120,76 @@ proptest! {
         prop_assert!(v.dests.iter().all(|d| d.activeconns == 0 && d.inactconns == 0 && d.persistconns == 0 && d.refcnt == 0));
     }
 
+    /// The established fast path changes nothing: two directors, one with it and one
+    /// without, given the same configuration changes, packets (both directions, any
+    /// TCP flags, TTLs down to 1, DF over the MTU, local and unroutable real servers)
+    /// and time, give the same verdicts, frames, trace notes, listings and counters.
+    #[test]
+    fn fast_path_matches_general_path(ops in prop::collection::vec((0u8..9, 0u8..6, 0u8..6, 0u16..4, 0u8..4), 1..150), sched_i in 0usize..14, persistent in any::<bool>()) {
+        let mut fast = ipvs();
+        let mut slow = ipvs();
+        slow.fast_path = false;
+        let now = |ms: u64| Instant::from_millis(ms);
+        let p = if persistent { " -p 30" } else { "" };
+        let rsx = |who: u8| match who {
+            4 => Ipv4Addr::new(10, 0, 0, 2),
+            5 => Ipv4Addr::new(172, 31, 0, 5),
+            _ => rs(who),
+        };
+        let mut ms = 0u64;
+        let (mut out_f, mut out_s) = (Outbox::new(true), Outbox::new(true));
+        for v in [&mut fast, &mut slow] {
+            adm(v, now(0), &format!("ipvsadm -A -t 10.0.0.1:80 -s {}{p}", sched::NAMES[sched_i]));
+            adm(v, now(0), &format!("ipvsadm -A -u 10.0.0.1:53 -s {}{p}", sched::NAMES[sched_i]));
+        }
+        for (op, who, x, port, ttl) in ops {
+            let fwd = ["-g", "-m", "-i", "-b"][usize::from(x % 4)];
+            let (svc, proto) = if port % 2 == 0 { ("-t 10.0.0.1:80", 6) } else { ("-u 10.0.0.1:53", 17) };
+            let line = match op {
+                0 => format!("ipvsadm -a {svc} -r {} {fwd} -w {x}", rsx(who)),
+                1 => format!("ipvsadm -e {svc} -r {} {fwd} -w {x}", rsx(who)),
+                2 => format!("ipvsadm -d {svc} -r {}", rsx(who)),
+                _ => String::new(),
+            };
+            if !line.is_empty() {
+                let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+                let a = crate::director::ipvsadm::ipvsadm(&mut fast, now(ms), &argv, None);
+                let b = crate::director::ipvsadm::ipvsadm(&mut slow, now(ms), &argv, None);
+                prop_assert_eq!(a.is_ok(), b.is_ok());
+            } else if op < 8 {
+                let c = (Ipv4Addr::new(172, 16, 0, who % 3), 1000 + port);
+                let flags = [TCP_SYN, TCP_ACK, TCP_FIN | TCP_ACK, TCP_RST, TCP_SYN | TCP_ACK, 0][usize::from(x)];
+                let payload: &[u8] = if ttl == 3 { &[7; 1400] } else { b"x" };
+                let (hook, mut f) = if op < 7 {
+                    let f = if proto == 6 { tcp_frame(c, (VIP, 80), flags, payload) } else { udp_frame(c, (VIP, 53), payload) };
+                    (if op == 6 { HookPoint::LocalOut } else { HookPoint::LocalIn }, f)
+                } else {
+                    let f = if proto == 6 { tcp_frame((rsx(who), 80), c, flags, b"y") } else { udp_frame((rsx(who), 53), c, b"y") };
+                    (HookPoint::Forward, f)
+                };
+                f[14 + 8] = [64, 1, 2, 64][usize::from(ttl)];
+                if ttl == 3 {
+                    f[14 + 6] |= 0x40;
+                }
+                let mtu = if ttl == 3 { 1000 } else { 1500 };
+                let mut g = f.clone();
+                let a = fast.hook(now(ms), meta(hook), &mut f, &Env { mtu }, &mut out_f);
+                let b = slow.hook(now(ms), meta(hook), &mut g, &Env { mtu }, &mut out_s);
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(f, g);
+            } else {
+                ms += 1000 * u64::from(x) * u64::from(port + 1) * 10;
+                fast.on_timer(now(ms), &mut out_f);
+                slow.on_timer(now(ms), &mut out_s);
+            }
+            prop_assert_eq!(format!("{:?}", out_f.take()), format!("{:?}", out_s.take()));
+            for cmd in ["ipvsadm -Lnc", "ipvsadm -Ln --stats", "ipvsadm -Ln"] {
+                prop_assert_eq!(adm(&mut fast, now(ms), cmd), adm(&mut slow, now(ms), cmd));
+            }
+            ms += 1;
+        }
+    }
+
     /// Arbitrary bytes, and damaged real frames, never panic any hook.
     #[test]
     fn arbitrary_frames_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..120), flips in prop::collection::vec((0usize..80, any::<u8>()), 0..6), hook in 0usize..5, mark in 0u32..3) {

@@ -144,6 +144,8 @@ impl Ipvs {
         }
         let from = c.state;
         let to = next_state(from, flags, dir, nooutput);
+        // The dest whose counters moved between active and inactive.
+        let mut moved = NONE;
         if to != from {
             let dest = c.dest;
             if dest != NONE {
@@ -152,15 +154,20 @@ impl Ipvs {
                     d.activeconns -= 1;
                     d.inactconns += 1;
                     c.flags |= cf::INACTIVE;
+                    moved = dest;
                 } else if c.has(cf::INACTIVE) && state_active(to) {
                     d.activeconns += 1;
                     d.inactconns -= 1;
                     c.flags &= !cf::INACTIVE;
+                    moved = dest;
                 }
             }
             c.state = to;
         }
         c.timeout_ms = self.tcp_timeouts[usize::from(to)].saturating_mul(1000);
+        if moved != NONE {
+            self.sched_dest_changed(moved);
+        }
         if to != from && to == S_ESTABLISHED {
             self.assure_template(idx);
         }

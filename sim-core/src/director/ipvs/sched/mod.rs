@@ -126,6 +126,11 @@ pub(crate) trait Scheduler {
     fn upd_dest(&mut self, d: &DestList) {
         let _ = d;
     }
+    /// Dest `id` of the list changed its connection counters or OVERLOAD flag (the
+    /// kernel's schedulers read them at pick time; wlc keeps its tree current).
+    fn dest_changed(&mut self, d: &DestList, id: u32) {
+        let _ = (d, id);
+    }
     /// Whether the scheduler's own state holds a reference to dest `id` (lblc and
     /// lblcr cache entries do), which keeps a deleted dest in the trash.
     fn holds(&self, id: u32) -> bool {
@@ -145,7 +150,7 @@ pub(crate) fn new(name: &str, d: &DestList, now: Instant) -> Option<Box<dyn Sche
         "rr" => Box::new(rr::Rr::default()),
         "wrr" => Box::new(wrr::Wrr::new(d)),
         "lc" => Box::new(lc::Lc),
-        "wlc" => Box::new(wlc::Wlc),
+        "wlc" => Box::new(wlc::Wlc::default()),
         "sed" => Box::new(sed::Sed),
         "nq" => Box::new(nq::Nq),
         "dh" => Box::new(dh::Dh::new(d)),

@@ -1,17 +1,124 @@
 //! Weighted least connection (ip_vs_wlc.c, §2.4): the least overhead/weight, by
 //! cross-multiplication; the earlier dest wins ties. ipvsadm's default.
+//!
+//! The kernel walks the whole list for every new connection. The pick it makes is
+//! the earliest dest of least overhead/weight among those not OVERLOADed with
+//! weight > 0, and with positive weights that comparison orders the dests
+//! totally, so a tournament tree over the list (each node the earlier-preferring
+//! winner of its halves) holds the same pick at its root. Counter changes update
+//! one leaf and its ancestors; list and weight changes rebuild the tree. Builds
+//! with debug assertions check every pick against the kernel's walk.
 
+use super::super::conn::NONE;
+use super::super::dest::Dest;
 use super::{DestList, Pick, SchedCtx, SchedPkt, Scheduler, Why, explain_least, wlc_pick};
 
-pub(crate) struct Wlc;
+/// wlc's state: the tournament tree over the service's dest list.
+#[derive(Default)]
+pub(crate) struct Wlc {
+    /// Each dest's position in the list, by dest index (NONE: not in it).
+    pos: Vec<u32>,
+    /// Nodes 1.. of a complete binary tree whose leaves, from `leaves` on, are the
+    /// list positions; each node holds the dest that wins its range.
+    tree: Vec<Node>,
+    leaves: usize,
+    /// The tree no longer matches the list (or was never built).
+    stale: bool,
+}
+
+/// A range's winner with the overhead and weight it won with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Node {
+    overhead: i64,
+    /// NONE when no dest of the range may be picked.
+    id: u32,
+    /// Positive for a dest that may be picked.
+    weight: i32,
+}
+
+const EMPTY: Node = Node { overhead: 0, id: NONE, weight: 0 };
+
+/// A leaf: the dest if the kernel's walk may pick it.
+fn leaf(all: &[Dest], id: u32) -> Node {
+    let d = &all[id as usize];
+    if !d.overloaded() && d.weight > 0 { Node { overhead: d.overhead(), id, weight: d.weight } } else { EMPTY }
+}
+
+/// The winner of two ranges, `a` the earlier: `b` only if strictly better
+/// (`loh·w_b > doh·w_least`, as the walk replaces).
+#[inline]
+fn winner(a: Node, b: Node) -> Node {
+    let better = a.overhead * i64::from(b.weight) > b.overhead * i64::from(a.weight);
+    if a.id == NONE || (b.id != NONE && better) { b } else { a }
+}
+
+impl Wlc {
+    fn rebuild(&mut self, d: &DestList) {
+        self.leaves = d.order.len().next_power_of_two();
+        self.tree.clear();
+        self.tree.resize(2 * self.leaves, EMPTY);
+        self.pos.clear();
+        self.pos.resize(d.all.len(), NONE);
+        for (p, &id) in d.order.iter().enumerate() {
+            self.pos[id as usize] = p as u32;
+            self.tree[self.leaves + p] = leaf(d.all, id);
+        }
+        for i in (1..self.leaves).rev() {
+            self.tree[i] = winner(self.tree[2 * i], self.tree[2 * i + 1]);
+        }
+        self.stale = false;
+    }
+}
 
 impl Scheduler for Wlc {
     fn name(&self) -> &'static str {
         "wlc"
     }
 
+    fn add_dest(&mut self, _: &DestList) {
+        self.stale = true;
+    }
+
+    fn del_dest(&mut self, _: &DestList, _: u32, _: usize) {
+        self.stale = true;
+    }
+
+    fn upd_dest(&mut self, _: &DestList) {
+        self.stale = true;
+    }
+
+    fn dest_changed(&mut self, d: &DestList, id: u32) {
+        if self.stale {
+            return;
+        }
+        let Some(&p) = self.pos.get(id as usize) else { return };
+        if p == NONE {
+            return;
+        }
+        let mut i = self.leaves + p as usize;
+        self.tree[i] = leaf(d.all, id);
+        while i > 1 {
+            let sibling = self.tree[i ^ 1];
+            let me = self.tree[i];
+            let w = if i & 1 == 0 { winner(me, sibling) } else { winner(sibling, me) };
+            i /= 2;
+            // Above a node that still holds the same winner with the same load (and
+            // not the dest that changed), nothing changes.
+            if self.tree[i] == w && w.id != id {
+                break;
+            }
+            self.tree[i] = w;
+        }
+    }
+
     fn schedule(&mut self, d: &DestList, _pkt: &SchedPkt, _ctx: &mut SchedCtx) -> Option<Pick> {
-        wlc_pick(d, |x| x.overhead()).map(|dest| Pick { dest, why: Why::Least })
+        if self.stale || self.tree.is_empty() {
+            self.rebuild(d);
+        }
+        let root = self.tree[1].id;
+        let pick = (root != NONE).then_some(root);
+        debug_assert_eq!(pick, wlc_pick(d, |x| x.overhead()), "wlc's tree disagrees with the kernel's walk");
+        pick.map(|dest| Pick { dest, why: Why::Least })
     }
 
     fn explain(&self, d: &DestList, _pkt: &SchedPkt, pick: &Pick) -> String {
@@ -40,15 +147,15 @@ mod tests {
     #[test]
     fn reference_table() {
         let (all, order) = list(&[(1, 10, 0), (3, 20, 100), (2, 15, 50)]);
-        assert_eq!(pick(&mut Wlc, &all, &order, &p()), Some(1));
+        assert_eq!(pick(&mut Wlc::default(), &all, &order, &p()), Some(1));
         let (all, order) = list(&[(1, 1, 0), (2, 2, 0)]);
-        assert_eq!(pick(&mut Wlc, &all, &order, &p()), Some(0), "a tie keeps the first");
+        assert_eq!(pick(&mut Wlc::default(), &all, &order, &p()), Some(0), "a tie keeps the first");
         let (mut all, order) = list(&[(0, 0, 0), (5, 0, 0), (1, 5, 0)]);
         overload(&mut all[1]);
-        assert_eq!(pick(&mut Wlc, &all, &order, &p()), Some(2));
+        assert_eq!(pick(&mut Wlc::default(), &all, &order, &p()), Some(2));
         // §10.4 #3 the other way round: wlc on sed's input picks A (0 < 768/5).
         let (all, order) = list(&[(1, 0, 0), (5, 3, 0)]);
-        assert_eq!(pick(&mut Wlc, &all, &order, &p()), Some(0));
+        assert_eq!(pick(&mut Wlc::default(), &all, &order, &p()), Some(0));
     }
 
     #[test]
@@ -56,13 +163,13 @@ mod tests {
         let (all, order) = list(&[(1, 1, 0), (1, 0, 0)]);
         let d = DestList { order: &order, all: &all };
         assert_eq!(
-            Wlc.explain(&d, &p(), &Pick { dest: 1, why: Why::Least }),
+            Wlc::default().explain(&d, &p(), &Pick { dest: 1, why: Why::Least }),
             "wlc picked 10.0.0.2:80: overhead/weight 0/1 < 256/1 of 10.0.0.1:80"
         );
         let (all, order) = list(&[(1, 0, 0)]);
         let d = DestList { order: &order, all: &all };
         assert_eq!(
-            Wlc.explain(&d, &p(), &Pick { dest: 0, why: Why::Least }),
+            Wlc::default().explain(&d, &p(), &Pick { dest: 0, why: Why::Least }),
             "wlc picked 10.0.0.1:80: the only available destination (overhead/weight 0/1)"
         );
     }
