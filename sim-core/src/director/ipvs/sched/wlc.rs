@@ -174,3 +174,41 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod tree_tests {
+    use super::super::testutil::*;
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    proptest! {
+        /// After any sequence of counter and OVERLOAD changes, each reported, the
+        /// tree's pick is the kernel walk's.
+        #[test]
+        fn tree_pick_is_the_walks(
+            spec in prop::collection::vec((0i32..4, 0i32..4, 0i32..4), 1..40),
+            changes in prop::collection::vec((any::<prop::sample::Index>(), 0u8..5), 0..200),
+        ) {
+            let (mut all, order) = list(&spec);
+            let mut wlc = Wlc::default();
+            let p = pkt(Ipv4Addr::new(1, 1, 1, 1), 1, Ipv4Addr::new(2, 2, 2, 2), 80);
+            let mut rng = crate::rng::stream(1, "tree");
+            for (at, what) in changes {
+                let id = order[at.index(order.len())];
+                let d = &mut all[id as usize];
+                match what {
+                    0 => d.activeconns += 1,
+                    1 => d.inactconns += 1,
+                    2 if d.activeconns > 0 => { d.activeconns -= 1; d.inactconns += 1 }
+                    3 => overload(d),
+                    _ => d.flags &= !super::super::super::dest::DEST_F_OVERLOAD,
+                }
+                let l = DestList { order: &order, all: &all };
+                wlc.dest_changed(&l, id);
+                let walk = wlc_pick(&l, |x| x.overhead());
+                prop_assert_eq!(wlc.schedule(&l, &p, &mut ctx(&mut rng)).map(|p| p.dest), walk);
+            }
+        }
+    }
+}
