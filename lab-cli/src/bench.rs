@@ -56,14 +56,15 @@ pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
                 }
             }
             let (secs, r) = best.expect("ran at least once");
-            println!(
+            outln!(
                 "lan-echo: {servers} servers, {echoes} echoes ({} answered), simulated {}",
-                r.echoes_received, r.sim_end
+                r.echoes_received,
+                r.sim_end
             );
-            println!("wall time        {secs:.3} s (best of {repeat})");
-            println!("packets          {} deliveries, {:.0} packets/s", r.deliveries, r.deliveries as f64 / secs);
-            println!("events           {}, {:.0} events/s", r.events, r.events as f64 / secs);
-            println!(
+            outln!("wall time        {secs:.3} s (best of {repeat})");
+            outln!("packets          {} deliveries, {:.0} packets/s", r.deliveries, r.deliveries as f64 / secs);
+            outln!("events           {}, {:.0} events/s", r.events, r.events as f64 / secs);
+            outln!(
                 "echoes           {:.0} echoes/s (ns-3 3.44 on these machines: about 92000)",
                 r.echoes_received as f64 / secs
             );
@@ -78,7 +79,7 @@ pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
                     "conn_entry_bytes" => " (target <= 128)",
                     _ => "",
                 };
-                println!("{name:<36} {v:>10.1}{target}");
+                outln!("{name:<36} {v:>10.1}{target}");
             }
             Ok(0)
         }

@@ -65,13 +65,13 @@ pub fn check(a: CheckArgs) -> Result<u8, Fail> {
         let secs = started.elapsed().as_secs_f64();
         if ok {
             passed += 1;
-            println!("ok   {name}");
+            outln!("ok   {name}");
             let _ = writeln!(cases, "  <testcase classname=\"lvs-lab\" name=\"{}\" time=\"{secs:.3}\"/>", xml(name));
         } else {
             failed += 1;
-            println!("FAIL {name}");
+            outln!("FAIL {name}");
             for l in detail.lines().filter(|l| !l.trim().is_empty()) {
-                println!("     {l}");
+                outln!("     {l}");
             }
             let _ = writeln!(
                 cases,
@@ -81,7 +81,7 @@ pub fn check(a: CheckArgs) -> Result<u8, Fail> {
             );
         }
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     if let Some(p) = &a.junit {
         let doc = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"lvs-lab check\" tests=\"{}\" failures=\"{failed}\">\n{cases}</testsuite>\n",

@@ -1,6 +1,17 @@
 //! `lvs-lab`: run LVS scenarios in the simulator, check them, benchmark the
 //! simulator. Exit status: 0 success, 1 a check failed, 2 bad input.
 
+/// `println!` that ends the process quietly when stdout is closed early
+/// (`lvs-lab list | head`), instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!`, likewise.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::write_stdout(format_args!($($t)*)) };
+}
+
 mod bench;
 mod check;
 mod netns;
@@ -71,6 +82,19 @@ impl Fail {
     }
 }
 
+/// Writes to stdout; a closed pipe ends the process with status 0, as the reader
+/// wanted no more. Any other write error is reported and exits 1.
+fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("lvs-lab: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
@@ -79,7 +103,7 @@ fn main() -> ExitCode {
             let all = sim_core::scenario::builtins();
             let w = all.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
             for (name, summary) in all {
-                println!("{name:<w$} {summary}");
+                outln!("{name:<w$} {summary}");
             }
             Ok(0)
         }
@@ -117,9 +141,9 @@ fn lint(files: &[String]) -> Result<u8, Fail> {
         findings.extend(sim_core::scenario::lint::lint_files(&loose).map_err(Fail::input)?);
     }
     for x in &findings {
-        println!("{x}");
+        outln!("{x}");
     }
-    println!("{} finding(s)", findings.len());
+    outln!("{} finding(s)", findings.len());
     Ok(u8::from(!findings.is_empty()))
 }
 
@@ -140,13 +164,13 @@ fn keepalived_test(test: bool, file: Option<String>) -> Result<u8, Fail> {
 
 fn show(name: &str) -> Result<u8, Fail> {
     let sc = sim_core::scenario::load(name).map_err(|e| Fail::input(e.to_string()))?;
-    println!("# {} ({})\n", sc.name, sc.file);
+    outln!("# {} ({})\n", sc.name, sc.file);
     if let Some(s) = &sc.spec.summary {
-        println!("{s}\n");
+        outln!("{s}\n");
     }
     if let Some(d) = &sc.spec.description {
-        println!("{}\n", d.trim_end());
+        outln!("{}\n", d.trim_end());
     }
-    println!("--- {} ---\n{}", sc.file, sc.text);
+    outln!("--- {} ---\n{}", sc.file, sc.text);
     Ok(0)
 }

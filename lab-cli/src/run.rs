@@ -65,7 +65,7 @@ pub fn run(a: RunArgs) -> Result<u8, Fail> {
     match &a.trace {
         Some(p) if p.ends_with(".jsonl") || p.ends_with(".json") => write(p, trace::render_jsonl(&r.trace).as_bytes())?,
         Some(p) => write(p, text.as_bytes())?,
-        None if !a.quiet => print!("{text}"),
+        None if !a.quiet => out!("{text}"),
         None => {}
     }
     if let (Some(p), Some(bytes)) = (&a.pcap, &r.pcap) {
@@ -75,7 +75,7 @@ pub fn run(a: RunArgs) -> Result<u8, Fail> {
         let j = serde_json::to_string_pretty(&r.report).expect("report serialises");
         write(p, (j + "\n").as_bytes())?;
     }
-    print!("{}", summary(&sc.name, &r));
+    out!("{}", summary(&sc.name, &r));
     Ok(if r.passed() { 0 } else { 1 })
 }
 

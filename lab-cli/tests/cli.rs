@@ -243,3 +243,27 @@ fn keepalived_config_test_exit_codes() {
     assert_ne!(o.status.code(), Some(0));
     assert!(err.contains("Unknown keyword 'bogus_keyword'"), "{err}");
 }
+
+/// A reader that stops early (`lvs-lab run rs-failure | head -1`: 240 kB of trace,
+/// more than a pipe holds) ends the command quietly:
+/// status 0, nothing on stderr, no panic.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for args in [&["list"][..], &["run", "rs-failure"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lvs-lab"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lvs-lab");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("a line");
+        assert!(!line.is_empty());
+        // The read end is closed here; the rest of the output hits a broken pipe.
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

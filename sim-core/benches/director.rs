@@ -4,10 +4,9 @@
 //! `lvs-lab bench director` runs the same measurements without criterion
 //! (`sim_core::director::ipvs::bench::bench_figures`).
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use sim_core::director::ipvs::Fwd;
-use sim_core::director::ipvs::bench::{self, build_and_age, established, feed};
-use sim_core::node::Outbox;
+use sim_core::director::ipvs::bench::{self, Packets, build_and_age, established};
 use sim_core::time::Instant;
 use std::hint::black_box;
 
@@ -15,10 +14,8 @@ fn established_flows(c: &mut Criterion) {
     let mut g = c.benchmark_group("established");
     for (name, fwd) in [("dr", Fwd::Route), ("nat", Fwd::Masq), ("tun", Fwd::Tunnel)] {
         let (mut v, ack) = established(fwd);
-        let out = &mut Outbox::new(false);
-        g.bench_function(name, |b| {
-            b.iter_batched(|| ack.clone(), |f| feed(&mut v, Instant::from_millis(1), out, f), BatchSize::SmallInput)
-        });
+        let mut s = Packets::default();
+        g.bench_function(name, |b| b.iter(|| s.send(&mut v, Instant::from_millis(1), &ack, None)));
     }
     g.finish();
 }

@@ -199,17 +199,17 @@ pub fn bench(seconds: f64, flows: u16, plain: bool) -> Result<u8, Fail> {
     drop(topo);
     let rate = (forwarded - w_fwd) as f64 / elapsed;
     let how = if plain { "plain AF_PACKET sockets" } else { "an AF_PACKET TPACKET_V3 receive ring, send() out" };
-    println!("bench netns: IPVS-NAT (rr, UDP, {flows} flows) in lvs-lab's director over {how}");
-    println!("generator sent   {} frames", sent.load(Ordering::Relaxed));
-    println!("director read    {received} frames, forwarded {forwarded}");
-    println!("sink received    {} frames", sunk.load(Ordering::Relaxed));
-    println!(
+    outln!("bench netns: IPVS-NAT (rr, UDP, {flows} flows) in lvs-lab's director over {how}");
+    outln!("generator sent   {} frames", sent.load(Ordering::Relaxed));
+    outln!("director read    {received} frames, forwarded {forwarded}");
+    outln!("sink received    {} frames", sunk.load(Ordering::Relaxed));
+    outln!(
         "measured         {:.2} s after a 0.2 s warm-up, {:.0} frames read/s",
         elapsed,
         (received - w_rx) as f64 / elapsed
     );
-    println!("forwarding rate  {:.0} packets/s ({:.2} Mpps)", rate, rate / 1e6);
-    println!("the machine alone {alone:.0} ns/frame ({:.2} Mpps) without sockets", 1e3 / alone);
+    outln!("forwarding rate  {:.0} packets/s ({:.2} Mpps)", rate, rate / 1e6);
+    outln!("the machine alone {alone:.0} ns/frame ({:.2} Mpps) without sockets", 1e3 / alone);
     Ok(0)
 }
 

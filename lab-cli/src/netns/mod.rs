@@ -82,9 +82,9 @@ pub fn netns(c: NetnsCmd) -> Result<u8, Fail> {
             topo::preflight().map_err(Fail::input)?;
             let removed = topo::clean().map_err(|e| Fail { code: 1, message: e })?;
             for ns in &removed {
-                println!("removed {ns}");
+                outln!("removed {ns}");
             }
-            println!("{} namespace{} removed", removed.len(), if removed.len() == 1 { "" } else { "s" });
+            outln!("{} namespace{} removed", removed.len(), if removed.len() == 1 { "" } else { "s" });
             Ok(0)
         }
         NetnsCmd::Agent { netns, host, t0, app } => {
@@ -115,7 +115,7 @@ fn run(a: RunArgs) -> Result<u8, Fail> {
     let r = match harness::run(&sc, &opts)? {
         Outcome::Ran(r) => r,
         Outcome::Unavailable(why) => {
-            println!("{why}");
+            outln!("{why}");
             return Ok(0);
         }
     };
@@ -125,7 +125,7 @@ fn run(a: RunArgs) -> Result<u8, Fail> {
     if let Some(p) = &a.json {
         write(p, &json(&r.report))?;
     }
-    print!("{}", summary(&sc.name, &r));
+    out!("{}", summary(&sc.name, &r));
     Ok(if r.errors.is_empty() { 0 } else { 1 })
 }
 
@@ -174,7 +174,7 @@ fn diff(a: DiffArgs) -> Result<u8, Fail> {
     let real = match harness::run(&sc, &opts)? {
         Outcome::Ran(r) => r,
         Outcome::Unavailable(why) => {
-            println!("{why}");
+            outln!("{why}");
             return Ok(0);
         }
     };
@@ -188,7 +188,7 @@ fn diff(a: DiffArgs) -> Result<u8, Fail> {
     let n = sim.report.requests.len();
     match d.first() {
         None => {
-            println!(
+            outln!(
                 "{}: sim and kernel agree ({n} request{}, neighbour entries for the VIPs, routes, VRRP states; model: {})",
                 sc.name,
                 if n == 1 { "" } else { "s" },
@@ -197,9 +197,9 @@ fn diff(a: DiffArgs) -> Result<u8, Fail> {
             Ok(0)
         }
         Some(first) => {
-            println!("{}: sim and kernel differ: {first}", sc.name);
+            outln!("{}: sim and kernel differ: {first}", sc.name);
             if d.len() > 1 {
-                println!("  ({} more difference{})", d.len() - 1, if d.len() == 2 { "" } else { "s" });
+                outln!("  ({} more difference{})", d.len() - 1, if d.len() == 2 { "" } else { "s" });
             }
             Ok(1)
         }

@@ -11,8 +11,9 @@ use crate::director::ipvsadm;
 use crate::node::Outbox;
 use crate::stack::hooks::{DevId, HookEnv, HookPoint, HookVerdict, Hooked, PacketMeta, RouteInfo};
 use crate::time::Instant;
+use crate::wire::ETH_HLEN;
 use crate::wire::IPPROTO_TCP;
-use crate::wire::ip::{IpHdr, L4, TCP_ACK, TCP_SYN, build};
+use crate::wire::ip::{IpHdr, L4, TCP_ACK, TCP_SYN, build, rewrite};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 
@@ -80,20 +81,65 @@ pub fn director(scheduler: &str, fwd: Fwd, dests: usize) -> Ipvs {
     v
 }
 
-/// A client's TCP segment to the VIP. Client `n` is 172.16/12 address n/50000 and
-/// port 10000 + n%50000, so up to billions of distinct 4-tuples.
+/// Client `n`'s address and port: 172.16/12 address n/50000 and port
+/// 10000 + n%50000, so up to billions of distinct 4-tuples.
+fn client(n: u32) -> (Ipv4Addr, u16) {
+    (Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 1)) + n / 50_000), 10_000 + (n % 50_000) as u16)
+}
+
+/// A client's TCP segment to the VIP (client `n`, see [`client`]).
 pub fn client_segment(n: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let host = n / 50_000;
-    let caddr = Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 1)) + host);
+    let (caddr, sport) = client(n);
     let h = IpHdr::new(caddr, VIP, IPPROTO_TCP);
-    let sport = 10_000 + (n % 50_000) as u16;
     build(&h, &L4::Tcp { sport, dport: 80, seq: 1, ack: 1, flags, window: 65535, mss: None, payload })
+}
+
+/// Makes `frame` (client 0's) client `n`'s, checksums kept valid.
+pub fn as_client(frame: &mut [u8], n: u32) {
+    let (caddr, sport) = client(n);
+    let ip = &mut frame[ETH_HLEN..];
+    rewrite::set_src(ip, caddr);
+    rewrite::set_sport(ip, sport);
 }
 
 /// Sends one frame through LOCAL_IN; `out` is the untraced outbox a stack reuses
 /// for every packet.
 pub fn feed(v: &mut Ipvs, now: Instant, out: &mut Outbox, mut frame: Vec<u8>) -> HookVerdict {
     v.hook(now, LOCAL_IN, &mut frame, &BenchEnv, out)
+}
+
+/// A stream of packets as a stack hands them to IPVS: each is written into one
+/// buffer (so it is in cache, as a frame just received or built is) and the
+/// buffer comes back with the transmitted frame. Writing the packet is part of
+/// what is measured.
+pub struct Packets {
+    buf: Vec<u8>,
+    out: Outbox,
+}
+
+impl Default for Packets {
+    fn default() -> Self {
+        Packets { buf: Vec::with_capacity(2048), out: Outbox::new(false) }
+    }
+}
+
+impl Packets {
+    /// Sends `template` (made client `n`'s when `n` is given) through `v`.
+    #[inline]
+    pub fn send(&mut self, v: &mut Ipvs, now: Instant, template: &[u8], n: Option<u32>) -> bool {
+        self.buf.clear();
+        self.buf.extend_from_slice(template);
+        if let Some(n) = n {
+            as_client(&mut self.buf, n);
+        }
+        match feed(v, now, &mut self.out, std::mem::take(&mut self.buf)) {
+            HookVerdict::Transmit { frame, .. } => {
+                self.buf = frame;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A director with one established connection (client 0) and the ACK segment to
@@ -107,18 +153,15 @@ pub fn established(fwd: Fwd) -> (Ipvs, Vec<u8>) {
     (v, ack)
 }
 
-/// ns per call of `f` over `n` prepared inputs (inputs built and outputs dropped
-/// outside the timed loop).
-fn per_item<I, O>(n: usize, mut prep: impl FnMut(usize) -> I, mut f: impl FnMut(I) -> O) -> f64 {
-    let inputs: Vec<I> = (0..n).map(&mut prep).collect();
-    let mut outputs = Vec::with_capacity(n);
+/// ns per packet of `n` sent with `send(i)`.
+fn per_packet(n: usize, mut send: impl FnMut(usize) -> bool) -> f64 {
     let start = std::time::Instant::now();
-    for i in inputs {
-        outputs.push(f(i));
+    let mut sent = 0usize;
+    for i in 0..n {
+        sent += usize::from(send(i));
     }
     let ns = start.elapsed().as_nanos() as f64;
-    black_box(&outputs);
-    drop(outputs);
+    black_box(sent);
     ns / n.max(1) as f64
 }
 
@@ -129,8 +172,8 @@ pub fn bench_figures(iterations: usize) -> Vec<(String, f64)> {
     let mut figs = Vec::new();
     for (name, fwd) in [("dr", Fwd::Route), ("nat", Fwd::Masq), ("tun", Fwd::Tunnel)] {
         let (mut v, ack) = established(fwd);
-        let out = &mut Outbox::new(false);
-        let ns = per_item(n, |_| ack.clone(), |f| feed(&mut v, Instant::from_millis(1), out, f));
+        let mut s = Packets::default();
+        let ns = per_packet(n, |_| s.send(&mut v, Instant::from_millis(1), &ack, None));
         figs.push((format!("{name}_established_ns_per_packet"), ns));
     }
     figs.push(("wlc100_new_connection_ns".into(), new_connections(n)));
@@ -146,22 +189,23 @@ pub fn bench_figures(iterations: usize) -> Vec<(String, f64)> {
 /// Table size for [`new_connections`]: a busy director's, not a cold-cache one's.
 pub const NEW_CONN_TABLE: usize = 10_000;
 
-/// ns per new connection (a SYN scheduled by wlc over 100 real servers), the
-/// table kept at [`NEW_CONN_TABLE`] entries by ageing each batch out untimed.
+/// ns per new connection (a SYN of a new client scheduled by wlc over 100 real
+/// servers), the table kept at [`NEW_CONN_TABLE`] entries by ageing each batch
+/// out untimed.
 pub fn new_connections(n: usize) -> f64 {
     let mut v = director("wlc", Fwd::Route, 100);
-    let out = &mut Outbox::new(false);
+    let syn = client_segment(0, TCP_SYN, b"");
+    let mut s = Packets::default();
     let mut total = 0.0;
     let mut done = 0usize;
     let mut clock = 0u64;
     while done < n {
         let batch = NEW_CONN_TABLE.min(n - done);
         let now = Instant::from_secs(clock);
-        total += per_item(batch, |i| client_segment((done + i) as u32, TCP_SYN, b""), |f| feed(&mut v, now, out, f))
-            * batch as f64;
+        total += per_packet(batch, |i| s.send(&mut v, now, &syn, Some((done + i) as u32))) * batch as f64;
         done += batch;
         clock += 61;
-        v.on_timer(Instant::from_secs(clock), out);
+        v.on_timer(Instant::from_secs(clock), &mut s.out);
     }
     total / n as f64
 }
@@ -170,11 +214,12 @@ pub fn new_connections(n: usize) -> f64 {
 /// connection built, table bytes per connection, ns per connection expired).
 pub fn build_and_age(n: usize) -> (f64, f64, f64) {
     let mut v = director("rr", Fwd::Route, 10);
-    let out = &mut Outbox::new(false);
-    let build = per_item(n, |i| client_segment(i as u32, TCP_SYN, b""), |f| feed(&mut v, Instant::ZERO, out, f));
+    let syn = client_segment(0, TCP_SYN, b"");
+    let mut s = Packets::default();
+    let build = per_packet(n, |i| s.send(&mut v, Instant::ZERO, &syn, Some(i as u32)));
     let bytes = v.conns.bytes_per_entry();
     let start = std::time::Instant::now();
-    v.on_timer(Instant::from_secs(61), out);
+    v.on_timer(Instant::from_secs(61), &mut s.out);
     let age = start.elapsed().as_nanos() as f64 / n as f64;
     debug_assert_eq!(v.conn_count(), 0);
     (build, bytes, age)
@@ -190,6 +235,20 @@ mod tests {
         assert_eq!(f.len(), 8);
         assert!(f.iter().all(|(_, v)| v.is_finite() && *v > 0.0));
         assert_eq!(f.iter().find(|(n, _)| n == "conn_entry_bytes").unwrap().1, 64.0);
+    }
+
+    #[test]
+    fn streams_forward_and_build_distinct_connections() {
+        let (mut v, ack) = established(Fwd::Route);
+        let mut s = Packets::default();
+        assert!((0..100).all(|_| s.send(&mut v, Instant::ZERO, &ack, None)));
+        let mut v = director("rr", Fwd::Route, 3);
+        let syn = client_segment(0, TCP_SYN, b"");
+        assert!((0..100).all(|i| s.send(&mut v, Instant::ZERO, &syn, Some(i))));
+        assert_eq!(v.conn_count(), 100);
+        let mut f = syn.clone();
+        as_client(&mut f, 77_777);
+        assert_eq!(f, client_segment(77_777, TCP_SYN, b""));
     }
 
     #[test]
