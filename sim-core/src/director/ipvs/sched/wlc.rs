@@ -5,9 +5,10 @@
 //! the earliest dest of least overhead/weight among those not OVERLOADed with
 //! weight > 0, and with positive weights that comparison orders the dests
 //! totally, so a tournament tree over the list (each node the earlier-preferring
-//! winner of its halves) holds the same pick at its root. Counter changes update
-//! one leaf and its ancestors; list and weight changes rebuild the tree. Builds
-//! with debug assertions check every pick against the kernel's walk.
+//! winner of its halves) holds the same pick at its root. A counter change marks
+//! its leaf, and the next pick recomputes the marked leaves' ancestors; list and
+//! weight changes rebuild the tree. Builds with debug assertions check every pick
+//! against the kernel's walk.
 
 use super::super::conn::NONE;
 use super::super::dest::Dest;
@@ -22,6 +23,10 @@ pub(crate) struct Wlc {
     /// list positions; each node holds the dest that wins its range.
     tree: Vec<Node>,
     leaves: usize,
+    /// List positions whose dest changed since the last pick, and a flag per
+    /// position: the tree catches up when it is next read.
+    dirty: Vec<u32>,
+    is_dirty: Vec<bool>,
     /// The tree no longer matches the list (or was never built).
     stale: bool,
 }
@@ -66,7 +71,29 @@ impl Wlc {
         for i in (1..self.leaves).rev() {
             self.tree[i] = winner(self.tree[2 * i], self.tree[2 * i + 1]);
         }
+        self.dirty.clear();
+        self.is_dirty.clear();
+        self.is_dirty.resize(self.leaves, false);
         self.stale = false;
+    }
+
+    /// Re-reads the changed leaves and recomputes their ancestors, stopping where
+    /// a node keeps the same winner with the same load.
+    fn catch_up(&mut self, all: &[Dest], order: &[u32]) {
+        for p in self.dirty.drain(..) {
+            let p = p as usize;
+            self.is_dirty[p] = false;
+            let mut i = self.leaves + p;
+            self.tree[i] = leaf(all, order[p]);
+            while i > 1 {
+                let w = winner(self.tree[i & !1], self.tree[i | 1]);
+                i /= 2;
+                if self.tree[i] == w {
+                    break;
+                }
+                self.tree[i] = w;
+            }
+        }
     }
 }
 
@@ -87,33 +114,22 @@ impl Scheduler for Wlc {
         self.stale = true;
     }
 
-    fn dest_changed(&mut self, d: &DestList, id: u32) {
+    fn dest_changed(&mut self, _: &DestList, id: u32) {
         if self.stale {
             return;
         }
         let Some(&p) = self.pos.get(id as usize) else { return };
-        if p == NONE {
-            return;
-        }
-        let mut i = self.leaves + p as usize;
-        self.tree[i] = leaf(d.all, id);
-        while i > 1 {
-            let sibling = self.tree[i ^ 1];
-            let me = self.tree[i];
-            let w = if i & 1 == 0 { winner(me, sibling) } else { winner(sibling, me) };
-            i /= 2;
-            // Above a node that still holds the same winner with the same load (and
-            // not the dest that changed), nothing changes.
-            if self.tree[i] == w && w.id != id {
-                break;
-            }
-            self.tree[i] = w;
+        if p != NONE && !self.is_dirty[p as usize] {
+            self.is_dirty[p as usize] = true;
+            self.dirty.push(p);
         }
     }
 
     fn schedule(&mut self, d: &DestList, _pkt: &SchedPkt, _ctx: &mut SchedCtx) -> Option<Pick> {
         if self.stale || self.tree.is_empty() {
             self.rebuild(d);
+        } else {
+            self.catch_up(d.all, d.order);
         }
         let root = self.tree[1].id;
         let pick = (root != NONE).then_some(root);
