@@ -153,20 +153,21 @@ impl Hooked for Ipvs {
         env: &dyn HookEnv,
         out: &mut Outbox,
     ) -> HookVerdict {
-        let mut no_entry = false;
+        let mut missed = None;
         if matches!(meta.hook, HookPoint::LocalIn | HookPoint::LocalOut) {
             match self.in_established(now, frame, env) {
                 Ok(v) => return v,
-                Err(missed) => no_entry = missed,
+                Err(m) => missed = m,
             }
         }
-        self.hook_general(now, meta, frame, env, out, no_entry)
+        self.hook_general(now, meta, frame, env, out, missed)
     }
 }
 
 impl Ipvs {
     /// Everything but the established fast path ([`Ipvs::in_established`]);
-    /// `no_entry`: it found no entry for the packet's 4-tuple.
+    /// `missed`: the fast path found no entry for the packet's 4-tuple, and the
+    /// header and ports it read.
     #[inline(never)]
     fn hook_general(
         &mut self,
@@ -175,11 +176,12 @@ impl Ipvs {
         frame: &mut Vec<u8>,
         env: &dyn HookEnv,
         out: &mut Outbox,
-        no_entry: bool,
+        missed: Option<(Iph, L4)>,
     ) -> HookVerdict {
-        let Some(iph) = frame.get(ETH_HLEN..).and_then(Iph::parse) else {
+        let Some(iph) = missed.map(|m| m.0).or_else(|| frame.get(ETH_HLEN..).and_then(Iph::parse)) else {
             return HookVerdict::Accept;
         };
+        let l4 = missed.map(|m| m.1);
         match meta.hook {
             // LOCAL_IN: ip_vs_out_hook (NAT_SRC−2) before ip_vs_in_hook (NAT_SRC−1);
             // LOCAL_OUT: ip_vs_out_hook (NAT_DST+1) before ip_vs_in_hook (NAT_DST+2).
@@ -188,14 +190,19 @@ impl Ipvs {
                 // the in-path. The kernel would run ip_vs_out_hook first, which
                 // could only match it if its 4-tuple were also a NAT reply: a
                 // configuration no one can build, so the result is the same.
-                if !no_entry && let Some((idx, l4)) = self.in_lookup(frame, &iph) {
+                if l4.is_none()
+                    && let Some((idx, l4)) = self.in_lookup(frame, &iph)
+                {
                     return self.in_conn(now, meta, frame, iph, env, out, Some(idx), l4);
                 }
                 // ip_vs_out_hook creates no client entry, so a lookup that missed
                 // before it misses after it.
                 match self.out_hook(now, meta, frame, iph, env, out) {
                     Some(v) => v,
-                    None => self.in_hook(now, meta, frame, iph, env, out, no_entry),
+                    None => match l4 {
+                        Some(l4) => self.in_conn(now, meta, frame, iph, env, out, None, l4),
+                        None => self.in_hook(now, meta, frame, iph, env, out),
+                    },
                 }
             }
             // FORWARD: ip_vs_forward_icmp (99) before ip_vs_out_hook (100).
@@ -526,8 +533,6 @@ impl Ipvs {
     }
 
     /// `ip_vs_in_hook` for TCP and UDP (§5.1).
-    /// `no_entry`: the connection lookup already missed.
-    #[allow(clippy::too_many_arguments)]
     fn in_hook(
         &mut self,
         now: Instant,
@@ -536,7 +541,6 @@ impl Ipvs {
         iph: Iph,
         env: &dyn HookEnv,
         out: &mut Outbox,
-        no_entry: bool,
     ) -> HookVerdict {
         if iph.proto == IPPROTO_ICMP {
             return self.in_icmp(now, meta, frame, iph, env, out);
@@ -561,7 +565,7 @@ impl Ipvs {
             return HookVerdict::Drop;
         };
         let tflags = if iph.proto == IPPROTO_TCP { ip[iph.hlen + 13] } else { 0 };
-        let cp = if no_entry { None } else { self.conn_in_get(iph.proto, iph.saddr, sport, iph.daddr, dport) };
+        let cp = self.conn_in_get(iph.proto, iph.saddr, sport, iph.daddr, dport);
         self.in_conn(now, meta, frame, iph, env, out, cp, L4 { sport, dport, tflags })
     }
 

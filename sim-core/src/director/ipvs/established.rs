@@ -17,6 +17,7 @@
 
 use super::Ipvs;
 use super::conn::{NONE, cf, ip as addr};
+use super::core::{Iph, L4};
 use super::dest::Fwd;
 use super::proto_tcp::{self, Dir};
 use super::xmit::dnat;
@@ -27,70 +28,74 @@ use crate::wire::{ETH_HLEN, IPPROTO_TCP, IPPROTO_UDP};
 
 impl Ipvs {
     /// Forwards a client packet at LOCAL_IN/LOCAL_OUT when it is the common case;
-    /// otherwise leaves it untouched to the general path, saying whether that was
-    /// because no entry has its 4-tuple (`Err(true)`: the general path need not look
-    /// again). Only option-less, unfragmented TCP/UDP packets with a whole transport
-    /// header qualify.
+    /// otherwise leaves it untouched to the general path, with what it read when no
+    /// entry has its 4-tuple (`Err(Some(..))`: the general path need not parse or
+    /// look again). Only option-less, unfragmented TCP/UDP packets with a whole
+    /// transport header qualify.
     #[inline(always)]
     pub(crate) fn in_established(
         &mut self,
         now: Instant,
         frame: &mut Vec<u8>,
         env: &dyn HookEnv,
-    ) -> Result<HookVerdict, bool> {
+    ) -> Result<HookVerdict, Option<(Iph, L4)>> {
         #[cfg(test)]
         if !self.fast_path {
-            return Err(false);
+            return Err(None);
         }
-        let ip = frame.get(ETH_HLEN..).ok_or(false)?;
-        let h: &[u8; 28] = ip.first_chunk().ok_or(false)?;
+        let ip = frame.get(ETH_HLEN..).ok_or(None)?;
+        let h: &[u8; 28] = ip.first_chunk().ok_or(None)?;
         if h[0] != 0x45 || h[6] & 0x3f != 0 || h[7] != 0 {
-            return Err(false);
+            return Err(None);
         }
         let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
         let proto = h[9];
         let (tcp, tflags) = match proto {
-            IPPROTO_TCP if len >= 40 => (true, *ip.get(33).ok_or(false)?),
+            IPPROTO_TCP if len >= 40 => (true, *ip.get(33).ok_or(None)?),
             IPPROTO_UDP if len >= 28 => (false, 0),
-            _ => return Err(false),
+            _ => return Err(None),
         };
         if len > ip.len() {
-            return Err(false);
+            return Err(None);
         }
         let saddr = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
         let daddr = u32::from_be_bytes([h[16], h[17], h[18], h[19]]);
         let sport = u16::from_be_bytes([h[20], h[21]]);
         let dport = u16::from_be_bytes([h[22], h[23]]);
         let (df, ttl) = (h[6] & 0x40 != 0, h[8]);
-        let idx = self.conn_in_get(proto, saddr, sport, daddr, dport).ok_or(true)?;
+        let Some(idx) = self.conn_in_get(proto, saddr, sport, daddr, dport) else {
+            // What Iph::parse and the port read of the general path would give.
+            let iph = Iph { hlen: 20, len, proto, saddr, daddr, df, frag: false };
+            return Err(Some((iph, L4 { sport, dport, tflags })));
+        };
         let c = self.conns.conn(idx);
         // Step 5: a SYN may reschedule (expire_nodest_conn, conn_reuse_mode).
         if tcp && tflags & TCP_SYN != 0 {
-            return Err(false);
+            return Err(None);
         }
         // Step 6: the dest must still be there.
         let d = c.dest as usize;
         if c.dest == NONE {
-            return Err(false);
+            return Err(None);
         }
         let dest = &self.dests[d];
         if !dest.available() {
-            return Err(false);
+            return Err(None);
         }
         let fwd = c.fwd();
         if fwd != Fwd::Route && fwd != Fwd::Masq {
-            return Err(false);
+            return Err(None);
         }
         // set_tcp_state: only packets that leave the state as it is.
         let state = c.state;
         if tcp && proto_tcp::next_state(state, tflags, Dir::Input, c.has(cf::NOOUTPUT)) != state {
-            return Err(false);
+            return Err(None);
         }
         // __ip_vs_get_out_rt for a non-local route: TTL and MTU must pass.
         let (rs, rport) = (c.daddr, c.dport);
-        let rt = env.route(addr(rs)).ok_or(false)?;
+        let rt = env.route(addr(rs)).ok_or(None)?;
         if rt.local || addr(saddr).is_loopback() || ttl <= 1 || (df && len as u32 > rt.mtu) {
-            return Err(false);
+            return Err(None);
         }
 
         // ip_vs_in_stats (the dest is available).
