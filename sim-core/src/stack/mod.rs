@@ -616,7 +616,7 @@ impl Stack {
         match proto {
             IPPROTO_ICMP => self.icmp_rcv(now, dev, &frame, pkt_type == PktType::Looped, hk, out),
             IPPROTO_UDP => {
-                self.udp_rcv(now, dev, &frame, pkt_type != PktType::Host && pkt_type != PktType::Looped, hk, out)
+                self.udp_rcv(now, dev, frame, pkt_type != PktType::Host && pkt_type != PktType::Looped, hk, out)
             }
             IPPROTO_TCP => self.tcp_rcv(now, dev, &frame, hk, out),
             IPPROTO_IPIP => self.ipip_rcv(now, dev, frame, out),
