@@ -164,7 +164,8 @@ impl Machine {
                 stack.flush_tcp(now, &mut hk, out);
                 stack.flush_backlog(now, &mut hk, out);
             }
-            let events: Vec<TcpEvent> = self.stack.tcp.poll_events().collect();
+            let events: Vec<TcpEvent> =
+                if self.stack.tcp.has_events() { self.stack.tcp.poll_events().collect() } else { Vec::new() };
             let mut readable = std::mem::take(&mut self.udp_ready);
             self.stack.udp.take_readable(&mut readable);
             let vrrp_rx = self.director_pump(now, out);
@@ -579,6 +580,14 @@ impl Machine {
     }
 }
 
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
 fn app_starts_stopped(s: &AppSpec) -> bool {
     matches!(s, AppSpec::HttpServer { stopped: true, .. } | AppSpec::UdpServer { stopped: true, .. })
 }
@@ -648,16 +657,9 @@ impl Node for Machine {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.stack.next_deadline(),
-            self.apps_deadline(),
-            self.scheduled_frames.first().map(|f| f.0),
-            self.director.next_deadline(),
-            self.probes_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let d = earliest(self.stack.next_deadline(), self.apps_deadline());
+        let d = earliest(d, self.scheduled_frames.first().map(|f| f.0));
+        earliest(earliest(d, self.director.next_deadline()), self.probes_deadline())
     }
 
     fn on_carrier(&mut self, _now: Instant, port: PortId, up: bool, _out: &mut Outbox) {
