@@ -159,6 +159,9 @@ impl Machine {
     /// Runs apps on everything the stack delivered, until nothing is left.
     fn pump(&mut self, now: Instant, out: &mut Outbox) {
         for _ in 0..10_000 {
+            if self.stack.idle() {
+                break;
+            }
             {
                 let (mut hk, stack) = self.hk();
                 stack.flush_tcp(now, &mut hk, out);

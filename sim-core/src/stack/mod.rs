@@ -952,6 +952,16 @@ impl Stack {
         mtu
     }
 
+    /// Nothing waits for the machine's programs: no TCP segment or event, no
+    /// looped-back frame, no readable UDP socket, no raw packet.
+    pub fn idle(&self) -> bool {
+        !self.tcp.has_output()
+            && !self.tcp.has_events()
+            && self.backlog.is_empty()
+            && !self.udp.has_ready()
+            && self.raw_rx.is_empty()
+    }
+
     /// Frames waiting for loopback delivery are handled now (after a locally
     /// generated packet was sent to one of our own addresses).
     pub fn flush_backlog(&mut self, now: Instant, hk: &mut Hk, out: &mut Outbox) {

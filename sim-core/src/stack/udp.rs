@@ -86,6 +86,11 @@ impl Udp {
         self.socks.get_mut(&s)?.errors.pop_front()
     }
 
+    /// Whether a socket received something since [`Udp::take_readable`].
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Puts into `buf` (which must be empty) the sockets that received something
     /// since the last call, in order; the caller reads each until empty. The two
     /// buffers swap, so neither allocates again.
