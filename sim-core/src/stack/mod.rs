@@ -896,9 +896,10 @@ impl Stack {
             return;
         }
         let idx = iface.index;
-        let p = self.sysctl.neigh_parms(&self.ifaces[dev].name);
+        let (sysctl, name) = (&self.sysctl, &self.ifaces[dev].name);
+        let parms = || sysctl.neigh_parms(name);
         let mut nout = vec![];
-        let ready = self.neigh.output(now, idx, next_hop, frame, cause, p, out.tracing(), &mut nout);
+        let ready = self.neigh.output(now, idx, next_hop, frame, cause, parms, out.tracing(), &mut nout);
         if !nout.is_empty() {
             self.run_neigh(now, nout, hk, out);
         }
