@@ -6,12 +6,18 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// A heap entry: ordering key and the slot holding the event. Events live in a
-/// slab so the heap moves 24-byte entries, not whole events.
+/// slab so the heap moves small entries, not whole events.
 #[derive(PartialEq, Eq)]
 struct Entry {
-    time: Instant,
-    seq: u64,
+    /// Time in nanoseconds above the insertion sequence: one comparison orders both.
+    key: u128,
     slot: u32,
+}
+
+impl Entry {
+    fn time(&self) -> Instant {
+        Instant::from_nanos((self.key >> 64) as u64)
+    }
 }
 
 impl PartialOrd for Entry {
@@ -22,7 +28,7 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     /// Reversed, so the max-heap pops the earliest (time, seq) first.
     fn cmp(&self, o: &Self) -> Ordering {
-        (o.time, o.seq).cmp(&(self.time, self.seq))
+        o.key.cmp(&self.key)
     }
 }
 
@@ -53,16 +59,16 @@ impl<E> EventQueue<E> {
                 (self.slab.len() - 1) as u32
             }
         };
-        self.heap.push(Entry { time, seq: self.seq, slot });
+        self.heap.push(Entry { key: u128::from(time.nanos()) << 64 | u128::from(self.seq), slot });
     }
     pub fn pop(&mut self) -> Option<(Instant, E)> {
         let e = self.heap.pop()?;
         self.free.push(e.slot);
         let ev = self.slab[e.slot as usize].take().expect("queued events have a slot");
-        Some((e.time, ev))
+        Some((e.time(), ev))
     }
     pub fn peek_time(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.time)
+        self.heap.peek().map(Entry::time)
     }
     pub fn len(&self) -> usize {
         self.heap.len()

@@ -129,9 +129,13 @@ impl Link {
                 return Err(LinkDrop::QueueFull);
             }
             // Ethernet on the wire: preamble+SFD 8, FCS 4, inter-frame gap 12 bytes.
-            let bits = (len.max(60) as u128 + 24) * 8;
-            let ser =
-                Duration::from_nanos(u64::try_from(bits * 1_000_000_000 / u128::from(p.rate)).unwrap_or(u64::MAX));
+            let bits = (len.max(60) as u64 + 24) * 8;
+            // In u64 unless the product overflows (frames of over 2 GB).
+            let ns = match bits.checked_mul(1_000_000_000).and_then(|b| b.checked_div(p.rate)) {
+                Some(ns) => ns,
+                None => u64::try_from(u128::from(bits) * 1_000_000_000 / u128::from(p.rate)).unwrap_or(u64::MAX),
+            };
+            let ser = Duration::from_nanos(ns);
             let start = tx.busy_until.max(now);
             tx.busy_until = start + ser;
             tx.pending.push_back(tx.busy_until);

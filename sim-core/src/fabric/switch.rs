@@ -18,6 +18,8 @@ impl Hasher for MacHasher {
             self.0 = (self.0 << 8) | u64::from(b);
         }
     }
+    /// The length prefix the `[u8; 6]` key writes first is always 6: skipped.
+    fn write_usize(&mut self, _: usize) {}
     fn finish(&self) -> u64 {
         self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16
     }

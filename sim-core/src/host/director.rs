@@ -98,9 +98,10 @@ impl DirectorState {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        let vrrp = self.keepalived.as_ref().and_then(|k| k.vrrp.as_ref()).and_then(Vrrp::next_deadline);
-        let checks = self.keepalived.as_ref().and_then(|k| k.checkers.as_ref()).and_then(Checkers::next_deadline);
-        [self.ipvs.as_ref().and_then(|i| i.next_deadline()), vrrp, checks].into_iter().flatten().min()
+        let ipvs = self.ipvs.as_ref().and_then(|i| i.next_deadline());
+        let Some(k) = &self.keepalived else { return ipvs };
+        let vrrp = k.vrrp.as_ref().and_then(Vrrp::next_deadline);
+        super::earliest(super::earliest(ipvs, vrrp), k.checkers.as_ref().and_then(Checkers::next_deadline))
     }
 
     /// A device went up or down; keepalived learns it at the next timer.

@@ -15,6 +15,7 @@ use crate::report::{NodeReport, Outcome, RequestRecord};
 use crate::rng::{self, Rng, Stream};
 use crate::shell::{Command, ShellEnv, Site, run_named_script};
 use crate::stack::tcp::TcpEvent;
+use crate::stack::udp::UdpSock;
 use crate::stack::{Hk, Stack};
 use crate::time::{Duration, Instant};
 use crate::wire::MacAddr;
@@ -74,6 +75,8 @@ pub struct Machine {
     rng: Stream,
     script_results: BTreeMap<String, i32>,
     keepalived_version: crate::director::vrrp::KeepalivedVersion,
+    /// Reused buffer for the UDP sockets [`Machine::pump`] serves.
+    udp_ready: Vec<UdpSock>,
 }
 
 /// The shell's view of a machine for one command or script.
@@ -129,6 +132,7 @@ impl Machine {
             rng,
             script_results: spec.script_results.clone(),
             keepalived_version: spec.keepalived_version,
+            udp_ready: Vec::new(),
         };
         m.sync_tcp_conf();
         for s in &spec.setup {
@@ -155,15 +159,21 @@ impl Machine {
     /// Runs apps on everything the stack delivered, until nothing is left.
     fn pump(&mut self, now: Instant, out: &mut Outbox) {
         for _ in 0..10_000 {
+            if self.stack.idle() {
+                break;
+            }
             {
                 let (mut hk, stack) = self.hk();
                 stack.flush_tcp(now, &mut hk, out);
                 stack.flush_backlog(now, &mut hk, out);
             }
-            let events: Vec<TcpEvent> = self.stack.tcp.poll_events().collect();
-            let readable = self.stack.udp.readable();
+            let events: Vec<TcpEvent> =
+                if self.stack.tcp.has_events() { self.stack.tcp.poll_events().collect() } else { Vec::new() };
+            let mut readable = std::mem::take(&mut self.udp_ready);
+            self.stack.udp.take_readable(&mut readable);
             let vrrp_rx = self.director_pump(now, out);
             if events.is_empty() && readable.is_empty() && !vrrp_rx {
+                self.udp_ready = readable;
                 break;
             }
             let mut results = vec![];
@@ -172,11 +182,13 @@ impl Machine {
                     self.tcp_event(now, e, out);
                 }
             }
-            for s in readable {
+            for &s in &readable {
                 if !self.probe_udp(s, &mut results) {
                     self.udp_readable(now, s, out);
                 }
             }
+            readable.clear();
+            self.udp_ready = readable;
             self.probe_pings(&mut results);
             self.deliver_probe_results(now, results, out);
         }
@@ -307,11 +319,19 @@ impl Machine {
         }
     }
 
-    fn udp_readable(&mut self, now: Instant, s: crate::stack::udp::UdpSock, out: &mut Outbox) {
+    fn udp_readable(&mut self, now: Instant, s: UdpSock, out: &mut Outbox) {
         let Some(i) = self.apps.iter().position(|a| a.state.owns_udp(s)) else {
             while self.stack.udp.recv(s).is_some() {}
             return;
         };
+        if matches!(self.apps[i].state, AppState::EchoServer { .. }) {
+            // Each datagram straight back to its sender.
+            let (mut hk, stack) = self.hk();
+            while let Some(d) = stack.udp.recv(s) {
+                let _ = stack.udp_send(now, s, d.from, &d.payload, &mut hk, out);
+            }
+            return;
+        }
         let name = self.apps[i].spec.name().to_string();
         let mut replies: Vec<(SocketAddrV4, Vec<u8>)> = vec![];
         let app = &mut self.apps[i];
@@ -319,11 +339,6 @@ impl Machine {
             (AppSpec::UdpServer { body, .. }, AppState::UdpServer { .. }) => {
                 while let Some(d) = self.stack.udp.recv(s) {
                     replies.push((d.from, body.clone().into_bytes()));
-                }
-            }
-            (_, AppState::EchoServer { .. }) => {
-                while let Some(d) = self.stack.udp.recv(s) {
-                    replies.push((d.from, d.payload));
                 }
             }
             (AppSpec::EchoClient { .. }, AppState::EchoClient { received, rtt_sum_ns, .. }) => {
@@ -388,53 +403,65 @@ impl Machine {
             if !self.apps[i].running {
                 continue;
             }
-            let spec = self.apps[i].spec.clone();
-            match spec {
-                AppSpec::Client { name, proto, to, count, start, interval, timeout, .. } => {
-                    // Timeouts first (curl --max-time): abort and record.
-                    let mut aborts = vec![];
-                    let mut closes = vec![];
-                    if let AppState::Client { requests, .. } = &mut self.apps[i].state {
-                        for r in requests.iter_mut().filter(|r| !r.done && r.deadline <= now) {
-                            finish(r, now, Outcome::Timeout, None, &name, out);
-                            aborts.extend(r.sock);
-                            closes.extend(r.udp);
-                        }
-                    }
-                    for s in aborts {
-                        self.stack.tcp.abort(now, s);
-                    }
-                    for s in closes {
-                        self.stack.udp.close(s);
-                    }
-                    while let AppState::Client { next, .. } = &self.apps[i].state {
-                        let n = *next;
-                        if n >= count || Instant::ZERO + start + interval * n > now {
-                            break;
-                        }
-                        self.client_request(now, i, n, &name, &proto, to, timeout, out);
-                    }
-                }
-                AppSpec::EchoClient { servers, port, interval, total, size, .. } => {
-                    let AppState::EchoClient { sock: Some(s), sent, next_round, .. } = &mut self.apps[i].state else {
-                        continue;
-                    };
-                    if *sent >= total || *next_round > now {
-                        continue;
-                    }
-                    let s = *s;
-                    let mut payload = vec![0u8; size.max(8)];
-                    payload[..8].copy_from_slice(&now.nanos().to_be_bytes());
-                    let n = (total - *sent).min(servers.len() as u64) as usize;
-                    *sent += n as u64;
-                    *next_round = now + interval;
-                    let (mut hk, stack) = self.hk();
-                    for srv in &servers[..n] {
-                        let _ = stack.udp_send(now, s, SocketAddrV4::new(*srv, port), &payload, &mut hk, out);
-                    }
-                }
+            match self.apps[i].spec {
+                AppSpec::EchoClient { .. } => self.echo_round(now, i, out),
+                AppSpec::Client { .. } => self.client_timer(now, i, out),
                 _ => {}
             }
+        }
+    }
+
+    /// A client's timeouts (curl --max-time), then the requests that are due.
+    fn client_timer(&mut self, now: Instant, i: usize, out: &mut Outbox) {
+        let AppSpec::Client { name, proto, to, count, start, interval, timeout, .. } = self.apps[i].spec.clone() else {
+            return;
+        };
+        let mut aborts = vec![];
+        let mut closes = vec![];
+        if let AppState::Client { requests, .. } = &mut self.apps[i].state {
+            for r in requests.iter_mut().filter(|r| !r.done && r.deadline <= now) {
+                finish(r, now, Outcome::Timeout, None, &name, out);
+                aborts.extend(r.sock);
+                closes.extend(r.udp);
+            }
+        }
+        for s in aborts {
+            self.stack.tcp.abort(now, s);
+        }
+        for s in closes {
+            self.stack.udp.close(s);
+        }
+        while let AppState::Client { next, .. } = &self.apps[i].state {
+            let n = *next;
+            if n >= count || Instant::ZERO + start + interval * n > now {
+                break;
+            }
+            self.client_request(now, i, n, &name, &proto, to, timeout, out);
+        }
+    }
+
+    /// An echo client's round, when due: one request to each server.
+    fn echo_round(&mut self, now: Instant, i: usize, out: &mut Outbox) {
+        let Machine { apps, stack, director, .. } = self;
+        let app = &mut apps[i];
+        let (
+            AppSpec::EchoClient { servers, port, interval, total, size, .. },
+            AppState::EchoClient { sock: Some(s), sent, next_round, .. },
+        ) = (&app.spec, &mut app.state)
+        else {
+            return;
+        };
+        if *sent >= *total || *next_round > now {
+            return;
+        }
+        let mut payload = vec![0u8; (*size).max(8)];
+        payload[..8].copy_from_slice(&now.nanos().to_be_bytes());
+        let n = (*total - *sent).min(servers.len() as u64) as usize;
+        *sent += n as u64;
+        *next_round = now + *interval;
+        let mut hk = Hk(director.hooked());
+        for srv in &servers[..n] {
+            let _ = stack.udp_send(now, *s, SocketAddrV4::new(*srv, *port), &payload, &mut hk, out);
         }
     }
 
@@ -556,6 +583,14 @@ impl Machine {
     }
 }
 
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
 fn app_starts_stopped(s: &AppSpec) -> bool {
     matches!(s, AppSpec::HttpServer { stopped: true, .. } | AppSpec::UdpServer { stopped: true, .. })
 }
@@ -625,16 +660,9 @@ impl Node for Machine {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.stack.next_deadline(),
-            self.apps_deadline(),
-            self.scheduled_frames.first().map(|f| f.0),
-            self.director.next_deadline(),
-            self.probes_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let d = earliest(self.stack.next_deadline(), self.apps_deadline());
+        let d = earliest(d, self.scheduled_frames.first().map(|f| f.0));
+        earliest(earliest(d, self.director.next_deadline()), self.probes_deadline())
     }
 
     fn on_carrier(&mut self, _now: Instant, port: PortId, up: bool, _out: &mut Outbox) {

@@ -616,7 +616,7 @@ impl Stack {
         match proto {
             IPPROTO_ICMP => self.icmp_rcv(now, dev, &frame, pkt_type == PktType::Looped, hk, out),
             IPPROTO_UDP => {
-                self.udp_rcv(now, dev, &frame, pkt_type != PktType::Host && pkt_type != PktType::Looped, hk, out)
+                self.udp_rcv(now, dev, frame, pkt_type != PktType::Host && pkt_type != PktType::Looped, hk, out)
             }
             IPPROTO_TCP => self.tcp_rcv(now, dev, &frame, hk, out),
             IPPROTO_IPIP => self.ipip_rcv(now, dev, frame, out),
@@ -896,9 +896,10 @@ impl Stack {
             return;
         }
         let idx = iface.index;
-        let p = self.sysctl.neigh_parms(&self.ifaces[dev].name);
+        let (sysctl, name) = (&self.sysctl, &self.ifaces[dev].name);
+        let parms = || sysctl.neigh_parms(name);
         let mut nout = vec![];
-        let ready = self.neigh.output(now, idx, next_hop, frame, cause, p, out.tracing(), &mut nout);
+        let ready = self.neigh.output(now, idx, next_hop, frame, cause, parms, out.tracing(), &mut nout);
         if !nout.is_empty() {
             self.run_neigh(now, nout, hk, out);
         }
@@ -950,6 +951,16 @@ impl Stack {
         let mtu = mtu.max(MIN_PMTU);
         self.pmtu.insert(dst, (mtu, now + MTU_EXPIRES));
         mtu
+    }
+
+    /// Nothing waits for the machine's programs: no TCP segment or event, no
+    /// looped-back frame, no readable UDP socket, no raw packet.
+    pub fn idle(&self) -> bool {
+        !self.tcp.has_output()
+            && !self.tcp.has_events()
+            && self.backlog.is_empty()
+            && !self.udp.has_ready()
+            && self.raw_rx.is_empty()
     }
 
     /// Frames waiting for loopback delivery are handled now (after a locally

@@ -192,15 +192,16 @@ impl NeighTable {
 
     /// Output through the cache (`neigh_resolve_output` / `__neigh_event_send`):
     /// with a valid address the frame comes back to be sent at once (STALE moves
-    /// to DELAY), else it is queued and resolution starts or continues.
-    pub fn output(
+    /// to DELAY), else it is queued and resolution starts or continues. `parms`
+    /// gives the device's parameters, looked up only when they are needed.
+    pub fn output<'p>(
         &mut self,
         now: Instant,
         dev: IfIndex,
         addr: Ipv4Addr,
         frame: Vec<u8>,
         cause: Option<String>,
-        p: &NeighParms,
+        parms: impl Fn() -> &'p NeighParms,
         tracing: bool,
         out: &mut Vec<NeighOut>,
     ) -> Option<(MacAddr, Vec<u8>, Option<String>)> {
@@ -211,7 +212,7 @@ impl NeighTable {
             lladdr: None,
             state: Nud::Failed,
             updated: now,
-            confirmed: alloc_confirmed(now, p.base_reachable_time),
+            confirmed: alloc_confirmed(now, parms().base_reachable_time),
             used: now,
             probes: 0,
             timer: None,
@@ -222,6 +223,7 @@ impl NeighTable {
             s if s.valid() => {
                 let mac = n.lladdr.unwrap_or(MacAddr::BROADCAST);
                 if s == Nud::Stale {
+                    let p = parms();
                     n.state = Nud::Delay;
                     n.updated = now;
                     if tracing {
@@ -245,6 +247,7 @@ impl NeighTable {
             }
             _ => {
                 // NONE or FAILED: start resolving.
+                let p = parms();
                 n.queue.push_back((frame, cause));
                 n.state = Nud::Incomplete;
                 n.updated = now;
@@ -534,7 +537,7 @@ mod tests {
         let mut t = table();
         let a = Ipv4Addr::new(10, 0, 0, 9);
         let mut out = vec![];
-        t.output(Instant::ZERO, DEV, a, vec![0; 60], None, &p, false, &mut out);
+        t.output(Instant::ZERO, DEV, a, vec![0; 60], None, || &p, false, &mut out);
         assert_eq!(solicits(&out), vec![None], "one broadcast at once");
         let fired = run_timers(&mut t, Instant::from_secs(10), &p, &mut out);
         assert_eq!(fired, vec![Instant::from_secs(1), Instant::from_secs(2), Instant::from_secs(3)]);
@@ -550,7 +553,7 @@ mod tests {
         let a = Ipv4Addr::new(10, 0, 0, 9);
         let m = MacAddr::local(9);
         let mut out = vec![];
-        t.output(Instant::ZERO, DEV, a, vec![0; 60], None, &p, false, &mut out);
+        t.output(Instant::ZERO, DEV, a, vec![0; 60], None, || &p, false, &mut out);
         let u = Update { state: Nud::Reachable, override_: false, create: false };
         let r = t.update(Instant::from_millis(1), DEV, a, m, u, &p, &mut out);
         assert!(matches!(r, UpdateResult::Changed { to: (Nud::Reachable, _), .. }));
@@ -563,7 +566,7 @@ mod tests {
         assert!(stale_at >= Instant::from_secs(15) && stale_at <= Instant::from_secs(45), "{stale_at}");
         // Used again: DELAY for 5 s, then PROBE with unicast solicitations.
         let t0 = Instant::from_secs(100);
-        t.output(t0, DEV, a, vec![0; 60], None, &p, false, &mut out);
+        t.output(t0, DEV, a, vec![0; 60], None, || &p, false, &mut out);
         assert_eq!(t.get(DEV, a).unwrap().state, Nud::Delay);
         run_timers(&mut t, t0 + Duration::from_secs(5), &p, &mut out);
         assert_eq!(t.get(DEV, a).unwrap().state, Nud::Probe);
@@ -585,13 +588,13 @@ mod tests {
             let mut t = table();
             let mut out = vec![];
             let t0 = Instant::from_secs(1);
-            t.output(t0, DEV, a, vec![0; 60], None, &p, false, &mut out);
+            t.output(t0, DEV, a, vec![0; 60], None, || &p, false, &mut out);
             let reply = Update { state: Nud::Reachable, override_: false, create: false };
             t.update(t0 + Duration::from_micros(10), DEV, a, first, reply, &p, &mut out);
             let moved = t0 + Duration::from_micros(gap_us);
             let request = Update { state: Nud::Stale, override_: true, create: true };
             t.update(moved, DEV, a, second, request, &p, &mut out);
-            t.output(moved + Duration::from_micros(40), DEV, a, vec![0; 60], None, &p, false, &mut out);
+            t.output(moved + Duration::from_micros(40), DEV, a, vec![0; 60], None, || &p, false, &mut out);
             assert_eq!(t.get(DEV, a).unwrap().state, Nud::Delay);
             out.clear();
             run_timers(&mut t, moved + Duration::from_secs(6), &p, &mut out);
@@ -611,7 +614,7 @@ mod tests {
         let t0 = Instant::from_secs(100);
         let request = Update { state: Nud::Stale, override_: true, create: true };
         t.update(t0, DEV, a, MacAddr::local(1), request, &p, &mut out);
-        t.output(t0 + Duration::from_micros(5), DEV, a, vec![0; 60], None, &p, false, &mut out);
+        t.output(t0 + Duration::from_micros(5), DEV, a, vec![0; 60], None, || &p, false, &mut out);
         out.clear();
         run_timers(&mut t, t0 + Duration::from_secs(6), &p, &mut out);
         assert_eq!(t.get(DEV, a).unwrap().state, Nud::Probe);
@@ -624,7 +627,7 @@ mod tests {
         let vip = Ipv4Addr::new(10, 0, 0, 100);
         let (dir, rs) = (MacAddr::local(1), MacAddr::local(2));
         let mut out = vec![];
-        t.output(Instant::ZERO, DEV, vip, vec![0; 60], None, &p, false, &mut out);
+        t.output(Instant::ZERO, DEV, vip, vec![0; 60], None, || &p, false, &mut out);
         let reply = Update { state: Nud::Reachable, override_: false, create: false };
         t.update(Instant::from_micros(20), DEV, vip, dir, reply, &p, &mut out);
         // The second reply 10 us later, inside locktime, is ignored.

@@ -86,16 +86,18 @@ impl Udp {
         self.socks.get_mut(&s)?.errors.pop_front()
     }
 
-    /// Sockets that received something since the last call; the caller reads
-    /// each until empty.
-    pub fn readable(&mut self) -> Vec<UdpSock> {
-        if self.ready.is_empty() {
-            return Vec::new();
-        }
-        let mut v = std::mem::take(&mut self.ready);
-        v.sort_unstable();
-        v.dedup();
-        v
+    /// Whether a socket received something since [`Udp::take_readable`].
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Puts into `buf` (which must be empty) the sockets that received something
+    /// since the last call, in order; the caller reads each until empty. The two
+    /// buffers swap, so neither allocates again.
+    pub fn take_readable(&mut self, buf: &mut Vec<UdpSock>) {
+        std::mem::swap(&mut self.ready, buf);
+        buf.sort_unstable();
+        buf.dedup();
     }
 
     /// `__udp4_lib_lookup`: an exact local address scores higher than a wildcard.
@@ -137,7 +139,7 @@ impl Stack {
         &mut self,
         now: Instant,
         dev: usize,
-        frame: &[u8],
+        mut frame: Vec<u8>,
         mcast_or_bcast: bool,
         hk: &mut Hk,
         out: &mut Outbox,
@@ -150,23 +152,25 @@ impl Stack {
             Ok(u) => u,
             Err(e) => return out.drop_rx(|| format!("UDP: {e}")),
         };
+        let (from, to) = (SocketAddrV4::new(ip.src, u.sport), SocketAddrV4::new(ip.dst, u.dport));
+        // The payload's place in the frame, which becomes the datagram's buffer.
+        let start = ETH_HLEN + ip.header.len() + 8;
+        let end = start + u.payload.len();
         match self.udp.lookup(ip.dst, u.dport) {
             Some(s) => {
-                let d = Datagram {
-                    from: SocketAddrV4::new(ip.src, u.sport),
-                    to: SocketAddrV4::new(ip.dst, u.dport),
-                    payload: u.payload.to_vec(),
-                };
+                frame.truncate(end);
+                frame.drain(..start);
+                let d = Datagram { from, to, payload: frame };
                 self.udp.socks.get_mut(&s).expect("found").rx.push_back(d);
                 self.udp.ready.push(s);
-                let port = u.dport;
+                let port = to.port();
                 out.verdict(|| format!("delivered to UDP port {port}"));
             }
-            None if mcast_or_bcast => out.drop_rx(|| format!("no UDP socket on port {}", u.dport)),
+            None if mcast_or_bcast => out.drop_rx(|| format!("no UDP socket on port {}", to.port())),
             None => {
-                let port = u.dport;
+                let port = to.port();
                 out.drop_rx(|| format!("no UDP socket on port {port}: ICMP port unreachable"));
-                self.icmp_send(now, frame, Some(dev), ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, hk, out);
+                self.icmp_send(now, &frame, Some(dev), ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, hk, out);
             }
         }
     }

@@ -4,16 +4,25 @@
 
 use std::net::Ipv4Addr;
 
-/// Adds `data` as big-endian 16-bit words to a running 32-bit sum.
-pub fn add(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum = sum.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
+/// Adds `data` as big-endian 16-bit words to a running sum. The result is the
+/// sum modulo 0xffff (zero only for all-zero input), all that [`finish`] needs;
+/// words are taken four bytes at a time (2^16 ≡ 1 mod 0xffff).
+pub fn add(sum: u32, data: &[u8]) -> u32 {
+    let mut acc = u64::from(sum);
+    let mut quads = data.chunks_exact(4);
+    for c in &mut quads {
+        acc += u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
     }
-    if let [last] = chunks.remainder() {
-        sum = sum.wrapping_add(u32::from(*last) << 8);
+    match *quads.remainder() {
+        [a, b, c] => acc += u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
+        [a, b] => acc += u64::from(u16::from_be_bytes([a, b])),
+        [a] => acc += u64::from(a) << 8,
+        _ => {}
     }
-    sum
+    while acc > u64::from(u32::MAX) {
+        acc = (acc & 0xffff_ffff) + (acc >> 32);
+    }
+    acc as u32
 }
 
 /// Folds a running sum to 16 bits and complements it.
@@ -59,6 +68,17 @@ mod tests {
     fn rfc1071_example() {
         // RFC 1071 §3 example words 0001 f203 f4f5 f6f7 sum to ddf2, checksum 220d.
         assert_eq!(checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0x220d);
+    }
+
+    #[test]
+    fn sums_agree_with_word_by_word() {
+        let data: Vec<u8> = (0..67u32).map(|i| (i * 37 + 200) as u8).collect();
+        for n in 0..data.len() {
+            let words = data[..n].chunks(2).map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)));
+            let want = finish(words.fold(0xfffe, u32::wrapping_add));
+            assert_eq!(finish(add(0xfffe, &data[..n])), want, "{n} bytes");
+        }
+        assert_eq!(finish(add(0, &[0; 9])), 0xffff);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::checksum;
 use super::{ETH_HLEN, ETHERTYPE_IPV4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, WireError};
-use etherparse::{IpNumber, Ipv4Header, Ipv4HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement, UdpHeader};
+use etherparse::{Ipv4HeaderSlice, TcpHeader, TcpHeaderSlice, TcpOptionElement};
 use std::net::Ipv4Addr;
 
 pub const TCP_FIN: u8 = 0x01;
@@ -323,17 +323,20 @@ pub fn build(ip: &IpHdr, l4: &L4) -> Vec<u8> {
         L4::Icmp { payload, .. } => (IPPROTO_ICMP, 8 + payload.len()),
         L4::Raw(b) => (ip.proto, b.len()),
     };
-    let mut h = Ipv4Header::new(l4_len as u16, ip.ttl, IpNumber(proto), ip.src.octets(), ip.dst.octets())
-        .expect("IPv4 payload fits in 65515 bytes");
-    h.dscp = etherparse::IpDscp::try_new(ip.tos >> 2).expect("6-bit DSCP");
-    h.ecn = etherparse::IpEcn::try_new(ip.tos & 3).expect("2-bit ECN");
-    h.identification = ip.id;
-    h.dont_fragment = ip.df;
-    h.header_checksum = h.calc_header_checksum();
+    assert!(l4_len <= 65515, "IPv4 payload fits in 65515 bytes");
+    let (src, dst) = (ip.src.octets(), ip.dst.octets());
+    let (total, id) = (((20 + l4_len) as u16).to_be_bytes(), ip.id.to_be_bytes());
+    #[rustfmt::skip]
+    let mut h = [
+        0x45, ip.tos, total[0], total[1], id[0], id[1], if ip.df { 0x40 } else { 0 }, 0,
+        ip.ttl, proto, 0, 0, src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3],
+    ];
+    let c = checksum::checksum(&h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
     let mut f = Vec::with_capacity(ETH_HLEN + 20 + l4_len);
     f.extend_from_slice(&[0; 12]);
     f.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-    f.extend_from_slice(&h.to_bytes());
+    f.extend_from_slice(&h);
     match *l4 {
         L4::Tcp { sport, dport, seq, ack, flags, window, mss, payload } => {
             let mut t = TcpHeader::new(sport, dport, seq, window);
@@ -346,13 +349,22 @@ pub fn build(ip: &IpHdr, l4: &L4) -> Vec<u8> {
             if let Some(m) = mss {
                 t.set_options(&[TcpOptionElement::MaximumSegmentSize(m)]).expect("MSS option fits");
             }
-            t.checksum = t.calc_checksum_ipv4(&h, payload).expect("segment fits");
+            t.checksum = t.calc_checksum_ipv4_raw(src, dst, payload).expect("segment fits");
             f.extend_from_slice(&t.to_bytes());
             f.extend_from_slice(payload);
         }
         L4::Udp { sport, dport, payload } => {
-            let u = UdpHeader::with_ipv4_checksum(sport, dport, &h, payload).expect("datagram fits");
-            f.extend_from_slice(&u.to_bytes());
+            let len = (8 + payload.len()) as u16;
+            let (sp, dp, l) = (sport.to_be_bytes(), dport.to_be_bytes(), len.to_be_bytes());
+            let mut u = [sp[0], sp[1], dp[0], dp[1], l[0], l[1], 0, 0];
+            let sum = checksum::add(checksum::pseudo_header(ip.src, ip.dst, IPPROTO_UDP, len.into()), &u);
+            // RFC 768: a computed zero is sent as all ones (zero means "no checksum").
+            let c = match checksum::finish(checksum::add(sum, payload)) {
+                0 => 0xffff,
+                c => c,
+            };
+            u[6..8].copy_from_slice(&c.to_be_bytes());
+            f.extend_from_slice(&u);
             f.extend_from_slice(payload);
         }
         L4::Icmp { typ, code, rest, payload } => {
@@ -512,6 +524,29 @@ mod tests {
             let ttl = ip[8];
             assert_eq!(rewrite::dec_ttl(ip), ttl - 1);
             assert_eq!(checksum::checksum(&ip[..20]), 0, "id {id}");
+        }
+    }
+
+    #[test]
+    fn headers_match_etherparse() {
+        use etherparse::{IpNumber, Ipv4Header, UdpHeader};
+        for (tos, id, df, payload) in
+            [(0, 0, true, &[7u8; 64][..]), (0xb9, 513, false, &[0xff; 3][..]), (4, 9, true, &[])]
+        {
+            let ip =
+                IpHdr { tos, id, df, ttl: 63, ..IpHdr::new([10, 0, 0, 1].into(), [10, 9, 0, 2].into(), IPPROTO_UDP) };
+            let mut h =
+                Ipv4Header::new(8 + payload.len() as u16, 63, IpNumber::UDP, [10, 0, 0, 1], [10, 9, 0, 2]).unwrap();
+            h.dscp = etherparse::IpDscp::try_new(tos >> 2).unwrap();
+            h.ecn = etherparse::IpEcn::try_new(tos & 3).unwrap();
+            (h.identification, h.dont_fragment) = (id, df);
+            h.header_checksum = h.calc_header_checksum();
+            let mut want = [0u8; 12].to_vec();
+            want.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+            want.extend_from_slice(&h.to_bytes());
+            want.extend_from_slice(&UdpHeader::with_ipv4_checksum(5000, 7, &h, payload).unwrap().to_bytes());
+            want.extend_from_slice(payload);
+            assert_eq!(build(&ip, &L4::Udp { sport: 5000, dport: 7, payload }), want);
         }
     }
 

@@ -714,6 +714,11 @@ impl TcpStack {
         self.out.drain(..)
     }
 
+    /// Whether [`TcpStack::poll_events`] has anything.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// What the applications learn, in order.
     pub fn poll_events(&mut self) -> std::vec::Drain<'_, TcpEvent> {
         self.events.drain(..)
