@@ -470,6 +470,35 @@ pub mod rewrite {
     pub fn set_dport(ip: &mut [u8], new: u16) {
         set_port(ip, 2, new)
     }
+
+    /// [`set_dport`] then [`set_dst`] (a DNAT), byte for byte, reading the header
+    /// once: neither step changes where the transport checksum is or whether it
+    /// is in use (a UDP checksum updated to 0 is written 0xFFFF).
+    #[inline]
+    pub fn set_dport_dst(ip: &mut [u8], port: u16, addr: Ipv4Addr) {
+        let hl = usize::from(ip[0] & 0x0f) * 4;
+        let l4 = l4_check_offset(ip);
+        let udp = ip[9] == IPPROTO_UDP;
+        let fix = |c: u16| if udp && c == 0 { 0xffff } else { c };
+        if ip.len() >= hl + 4 {
+            let at = hl + 2;
+            let old = u16::from_be_bytes([ip[at], ip[at + 1]]);
+            ip[at..at + 2].copy_from_slice(&port.to_be_bytes());
+            if let Some(o) = l4 {
+                let c = checksum::update16(u16::from_be_bytes([ip[o], ip[o + 1]]), old, port);
+                ip[o..o + 2].copy_from_slice(&fix(c).to_be_bytes());
+            }
+        }
+        let mut old = [0u8; 4];
+        old.copy_from_slice(&ip[16..20]);
+        let new = addr.octets();
+        ip[16..20].copy_from_slice(&new);
+        set_hdr_check(ip, checksum::update32(hdr_check(ip), old, new));
+        if let Some(o) = l4 {
+            let c = checksum::update32(u16::from_be_bytes([ip[o], ip[o + 1]]), old, new);
+            ip[o..o + 2].copy_from_slice(&fix(c).to_be_bytes());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -547,6 +576,56 @@ mod tests {
             want.extend_from_slice(&UdpHeader::with_ipv4_checksum(5000, 7, &h, payload).unwrap().to_bytes());
             want.extend_from_slice(payload);
             assert_eq!(build(&ip, &L4::Udp { sport: 5000, dport: 7, payload }), want);
+        }
+    }
+
+    /// The fused DNAT matches its two steps for every UDP checksum value, so also
+    /// where either step computes 0 (written 0xFFFF).
+    #[test]
+    fn fused_dnat_maps_zero_as_the_steps_do() {
+        let h = IpHdr::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 100), IPPROTO_UDP);
+        let f = build(&h, &L4::Udp { sport: 5, dport: 53, payload: b"q" });
+        for check in 0..=u16::MAX {
+            let mut a = f[ETH_HLEN..].to_vec();
+            a[26..28].copy_from_slice(&check.to_be_bytes());
+            let mut b = a.clone();
+            rewrite::set_dport(&mut a, 5353);
+            rewrite::set_dst(&mut a, Ipv4Addr::new(192, 168, 1, 11));
+            rewrite::set_dport_dst(&mut b, 5353, Ipv4Addr::new(192, 168, 1, 11));
+            assert_eq!(a, b, "checksum {check:#06x}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fused DNAT writes exactly what its two steps write, whatever the
+        /// header: TCP or UDP, zero or any checksum, fragments, truncation.
+        #[test]
+        fn fused_dnat_is_the_two_steps(
+            udp in proptest::bool::ANY,
+            check in 0u16..4,
+            frag in 0u16..3,
+            cut in 0usize..30,
+            port in proptest::num::u16::ANY,
+            addr in proptest::num::u32::ANY,
+        ) {
+            let mut f = if udp {
+                build(&IpHdr::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 100), IPPROTO_UDP), &L4::Udp { sport: 5, dport: 53, payload: b"q" })
+            } else {
+                tcp_frame()
+            };
+            let ip = &mut f[ETH_HLEN..];
+            ip[6..8].copy_from_slice(&[(frag >> 8) as u8 & 0x1f, frag as u8]);
+            let o = 20 + if udp { 6 } else { 16 };
+            if check < 2 {
+                ip[o..o + 2].copy_from_slice(&[0, check as u8]);
+            }
+            let keep = ip.len() - cut.min(ip.len() - 20);
+            let mut a = ip[..keep].to_vec();
+            let mut b = a.clone();
+            rewrite::set_dport(&mut a, port);
+            rewrite::set_dst(&mut a, Ipv4Addr::from(addr));
+            rewrite::set_dport_dst(&mut b, port, Ipv4Addr::from(addr));
+            proptest::prop_assert_eq!(a, b);
         }
     }
 

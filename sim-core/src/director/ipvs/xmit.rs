@@ -67,8 +67,7 @@ fn udp_zero_csum_full(ip: &mut [u8]) {
 /// `tcp_dnat_handler`/`udp_dnat_handler` + `daddr = cp->daddr`: destination to the
 /// real server, checksums updated incrementally.
 pub(crate) fn dnat(ip: &mut [u8], daddr: u32, dport: u16) {
-    rewrite::set_dport(ip, dport);
-    rewrite::set_dst(ip, addr(daddr));
+    rewrite::set_dport_dst(ip, dport, addr(daddr));
     udp_zero_csum_full(ip);
 }
 
