@@ -422,18 +422,47 @@ pub mod rewrite {
         ip[8]
     }
 
-    fn set_addr(ip: &mut [u8], at: usize, new: Ipv4Addr) {
+    /// A transport checksum after an update: a UDP checksum computed as 0 is sent
+    /// as 0xFFFF (0 means "none").
+    fn l4_fix(ip: &[u8], c: u16) -> u16 {
+        if ip[9] == IPPROTO_UDP && c == 0 { 0xffff } else { c }
+    }
+
+    /// Writes the address at `at`, updating the header checksum and the transport
+    /// checksum at `l4`.
+    fn addr_at(ip: &mut [u8], at: usize, new: Ipv4Addr, l4: Option<usize>) {
         let mut old = [0u8; 4];
         old.copy_from_slice(&ip[at..at + 4]);
         let new = new.octets();
         ip[at..at + 4].copy_from_slice(&new);
         let c = checksum::update32(hdr_check(ip), old, new);
         set_hdr_check(ip, c);
-        if let Some(o) = l4_check_offset(ip) {
+        if let Some(o) = l4 {
             let c = checksum::update32(u16::from_be_bytes([ip[o], ip[o + 1]]), old, new);
-            let c = if ip[9] == IPPROTO_UDP && c == 0 { 0xffff } else { c };
+            let c = l4_fix(ip, c);
             ip[o..o + 2].copy_from_slice(&c.to_be_bytes());
         }
+    }
+
+    /// Writes the port `which` bytes into the transport header (if it is there),
+    /// updating the transport checksum at `l4`.
+    fn port_at(ip: &mut [u8], which: usize, new: u16, l4: Option<usize>) {
+        let hl = usize::from(ip[0] & 0x0f) * 4;
+        if ip.len() < hl + 4 {
+            return;
+        }
+        let at = hl + which;
+        let old = u16::from_be_bytes([ip[at], ip[at + 1]]);
+        ip[at..at + 2].copy_from_slice(&new.to_be_bytes());
+        if let Some(o) = l4 {
+            let c = checksum::update16(u16::from_be_bytes([ip[o], ip[o + 1]]), old, new);
+            let c = l4_fix(ip, c);
+            ip[o..o + 2].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+
+    fn set_addr(ip: &mut [u8], at: usize, new: Ipv4Addr) {
+        addr_at(ip, at, new, l4_check_offset(ip));
     }
 
     /// Replaces the source address; IP and TCP/UDP checksums follow.
@@ -447,18 +476,7 @@ pub mod rewrite {
     }
 
     fn set_port(ip: &mut [u8], which: usize, new: u16) {
-        let hl = usize::from(ip[0] & 0x0f) * 4;
-        if ip.len() < hl + 4 {
-            return;
-        }
-        let at = hl + which;
-        let old = u16::from_be_bytes([ip[at], ip[at + 1]]);
-        ip[at..at + 2].copy_from_slice(&new.to_be_bytes());
-        if let Some(o) = l4_check_offset(ip) {
-            let c = checksum::update16(u16::from_be_bytes([ip[o], ip[o + 1]]), old, new);
-            let c = if ip[9] == IPPROTO_UDP && c == 0 { 0xffff } else { c };
-            ip[o..o + 2].copy_from_slice(&c.to_be_bytes());
-        }
+        port_at(ip, which, new, l4_check_offset(ip));
     }
 
     /// Replaces the TCP/UDP source port, checksum adjusted.
@@ -476,28 +494,9 @@ pub mod rewrite {
     /// is in use (a UDP checksum updated to 0 is written 0xFFFF).
     #[inline]
     pub fn set_dport_dst(ip: &mut [u8], port: u16, addr: Ipv4Addr) {
-        let hl = usize::from(ip[0] & 0x0f) * 4;
         let l4 = l4_check_offset(ip);
-        let udp = ip[9] == IPPROTO_UDP;
-        let fix = |c: u16| if udp && c == 0 { 0xffff } else { c };
-        if ip.len() >= hl + 4 {
-            let at = hl + 2;
-            let old = u16::from_be_bytes([ip[at], ip[at + 1]]);
-            ip[at..at + 2].copy_from_slice(&port.to_be_bytes());
-            if let Some(o) = l4 {
-                let c = checksum::update16(u16::from_be_bytes([ip[o], ip[o + 1]]), old, port);
-                ip[o..o + 2].copy_from_slice(&fix(c).to_be_bytes());
-            }
-        }
-        let mut old = [0u8; 4];
-        old.copy_from_slice(&ip[16..20]);
-        let new = addr.octets();
-        ip[16..20].copy_from_slice(&new);
-        set_hdr_check(ip, checksum::update32(hdr_check(ip), old, new));
-        if let Some(o) = l4 {
-            let c = checksum::update32(u16::from_be_bytes([ip[o], ip[o + 1]]), old, new);
-            ip[o..o + 2].copy_from_slice(&fix(c).to_be_bytes());
-        }
+        port_at(ip, 2, port, l4);
+        addr_at(ip, 16, addr, l4);
     }
 }
 
