@@ -445,6 +445,39 @@ impl Checkers {
 }
 
 /// `warmup * random() / RAND_MAX`, in keepalived's microseconds.
+/// What a retrying checker's epilog logs.
+enum Said {
+    Success,
+    FailedAfterRetries,
+    Failed,
+}
+
+/// `icmp_epilog` / `udp_epilog` (check_ping.c, check_udp.c): retries only while up;
+/// once down, a failure waits `delay_loop`. `say` words each log line for the
+/// real server's name.
+fn retry_epilog(c: &mut Common, ok: bool, cx: &mut Cx, say: impl Fn(Said, &str, &Cx) -> String) -> Instant {
+    let mut delay = c.delay_loop;
+    if ok || ((c.st.is_up || !c.st.has_run) && c.retry_it >= c.retry) {
+        c.retry_it = 0;
+        let rs = cx.rs_name(c);
+        if ok && (!c.st.is_up || !c.st.has_run) {
+            let line = say(Said::Success, &rs, cx);
+            cx.log(line);
+            cx.update(c, true);
+        } else if !ok && (c.st.is_up || !c.st.has_run) {
+            let said = if c.retry > 0 && c.st.has_run { Said::FailedAfterRetries } else { Said::Failed };
+            let line = say(said, &rs, cx);
+            cx.log(line);
+            cx.update(c, false);
+        }
+    } else if c.st.is_up {
+        delay = c.delay_before_retry;
+        c.retry_it += 1;
+    }
+    c.st.has_run = true;
+    cx.now() + delay
+}
+
 fn warmup_delay(rng: &mut Stream, warmup: Duration) -> Duration {
     let us = u128::from(u64::try_from(warmup.as_micros()).unwrap_or(u64::MAX));
     if us == 0 {

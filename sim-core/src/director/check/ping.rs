@@ -1,6 +1,6 @@
 //! PING_CHECK (`keepalived/check/check_ping.c`): one ICMP echo request per attempt.
 
-use super::{Common, Cx, Probe, ProbeResult};
+use super::{Common, Cx, Probe, ProbeResult, Said, retry_epilog};
 use crate::time::Instant;
 use std::net::Ipv4Addr;
 
@@ -41,28 +41,14 @@ impl PingCheck {
     }
 }
 
-/// `icmp_epilog`: retries only while up; once down, a failure waits `delay_loop`.
+/// `icmp_epilog`'s words.
 fn epilog(c: &mut Common, ok: bool, cx: &mut Cx) -> Instant {
-    let mut delay = c.delay_loop;
-    if ok || ((c.st.is_up || !c.st.has_run) && c.retry_it >= c.retry) {
-        c.retry_it = 0;
-        let rs = cx.rs_name(c);
-        if ok && (!c.st.is_up || !c.st.has_run) {
-            cx.log(format!("ICMP connection to {rs} success."));
-            cx.update(c, true);
-        } else if !ok && (c.st.is_up || !c.st.has_run) {
-            if c.retry > 0 && c.st.has_run {
-                let vs = cx.vs_name();
-                cx.log(format!("ICMP CHECK on service {rs} of {vs} failed after {} retries.", c.retry));
-            } else {
-                cx.log(format!("ICMP CHECK on service {rs} failed."));
-            }
-            cx.update(c, false);
+    let retries = c.retry;
+    retry_epilog(c, ok, cx, |said, rs, cx| match said {
+        Said::Success => format!("ICMP connection to {rs} success."),
+        Said::FailedAfterRetries => {
+            format!("ICMP CHECK on service {rs} of {} failed after {retries} retries.", cx.vs_name())
         }
-    } else if c.st.is_up {
-        delay = c.delay_before_retry;
-        c.retry_it += 1;
-    }
-    c.st.has_run = true;
-    cx.now() + delay
+        Said::Failed => format!("ICMP CHECK on service {rs} failed."),
+    })
 }

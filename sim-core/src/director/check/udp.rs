@@ -1,7 +1,7 @@
 //! UDP_CHECK (`keepalived/check/check_udp.c`): send a datagram, fail on an ICMP error
 //! (or, with `require_reply`, on silence or a reply that does not match).
 
-use super::{Common, Cx, Probe, ProbeResult};
+use super::{Common, Cx, Probe, ProbeResult, Said, retry_epilog};
 use crate::director::keepalived::UdpCheck as UdpConf;
 use crate::time::Instant;
 use std::net::SocketAddrV4;
@@ -108,27 +108,12 @@ impl UdpCheck {
     }
 }
 
-/// `udp_epilog`: retries only while up; once down, a failure waits `delay_loop`.
+/// `udp_epilog`'s words.
 fn epilog(c: &mut Common, ok: bool, cx: &mut Cx) -> Instant {
-    let mut delay = c.delay_loop;
-    if ok || ((c.st.is_up || !c.st.has_run) && c.retry_it >= c.retry) {
-        c.retry_it = 0;
-        let rs = cx.rs_name(c);
-        if ok && (!c.st.is_up || !c.st.has_run) {
-            cx.log(format!("UDP connection to {rs} success."));
-            cx.update(c, true);
-        } else if !ok && (c.st.is_up || !c.st.has_run) {
-            if c.retry > 0 && c.st.has_run {
-                cx.log(format!("UDP_CHECK on service {rs} failed after {} retries.", c.retry));
-            } else {
-                cx.log(format!("UDP_CHECK on service {rs} failed."));
-            }
-            cx.update(c, false);
-        }
-    } else if c.st.is_up {
-        delay = c.delay_before_retry;
-        c.retry_it += 1;
-    }
-    c.st.has_run = true;
-    cx.now() + delay
+    let retries = c.retry;
+    retry_epilog(c, ok, cx, |said, rs, _| match said {
+        Said::Success => format!("UDP connection to {rs} success."),
+        Said::FailedAfterRetries => format!("UDP_CHECK on service {rs} failed after {retries} retries."),
+        Said::Failed => format!("UDP_CHECK on service {rs} failed."),
+    })
 }
