@@ -314,11 +314,7 @@ impl ShellEnv for RealEnv<'_> {
     }
 
     fn write_file(&mut self, path: &str, text: &str, append: bool) -> Result<(), CmdError> {
-        let f = self.host.files.entry(path.to_string()).or_default();
-        if !append {
-            f.clear();
-        }
-        f.push_str(text);
+        sim_core::shell::write_mem_file(&mut self.host.files, path, text, append);
         Ok(())
     }
 

@@ -69,11 +69,7 @@ impl ShellEnv for Recorder {
         self.files.get(path).cloned()
     }
     fn write_file(&mut self, path: &str, text: &str, append: bool) -> Result<(), CmdError> {
-        let f = self.files.entry(path.to_string()).or_default();
-        if !append {
-            f.clear();
-        }
-        f.push_str(text);
+        crate::shell::write_mem_file(&mut self.files, path, text, append);
         Ok(())
     }
     fn remove_file(&mut self, path: &str) -> bool {

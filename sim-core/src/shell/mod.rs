@@ -46,7 +46,7 @@ mod seed_scripts;
 #[cfg(test)]
 mod tests;
 
-pub use script::{ScriptError, ShellEnv, Site, parse_command_line, run_named_script, run_script};
+pub use script::{ScriptError, ShellEnv, Site, parse_command_line, run_named_script, run_script, write_mem_file};
 
 use crate::node::CmdError;
 use crate::time::Duration;

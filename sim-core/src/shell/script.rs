@@ -69,6 +69,16 @@ pub trait ShellEnv {
     fn remove_file(&mut self, path: &str) -> bool;
 }
 
+/// [`ShellEnv::write_file`] for a machine whose files are held whole in memory:
+/// `>` replaces the file, `>>` appends, either creates it.
+pub fn write_mem_file(files: &mut std::collections::BTreeMap<String, String>, path: &str, text: &str, append: bool) {
+    let f = files.entry(path.to_string()).or_default();
+    if !append {
+        f.clear();
+    }
+    f.push_str(text);
+}
+
 /// Why a script stopped: the 1-based line (relative to the script text), the
 /// command as written, the message and exit status, and the output so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
