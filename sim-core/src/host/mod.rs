@@ -325,6 +325,7 @@ impl Machine {
             let (mut hk, stack) = self.hk();
             while let Some(d) = stack.udp.recv(s) {
                 let _ = stack.udp_send(now, s, d.from, &d.payload, &mut hk, out);
+                stack.udp.recycle(d.payload);
             }
             return;
         }
@@ -344,6 +345,7 @@ impl Machine {
                         let sent = u64::from_be_bytes(d.payload[..8].try_into().expect("8 bytes"));
                         *rtt_sum_ns += u128::from(now.nanos().saturating_sub(sent));
                     }
+                    self.stack.udp.recycle(d.payload);
                 }
             }
             (AppSpec::Client { .. }, AppState::Client { requests, .. }) => {

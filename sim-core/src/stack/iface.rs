@@ -61,7 +61,8 @@ impl IfAddr {
 
 /// The netmask of a prefix length.
 pub fn mask(prefix: u8) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) }
+    // Shifted in 64 bits so /0 needs no branch (its mask is the zero low half).
+    (u64::MAX << (32 - u32::from(prefix.min(32)))) as u32
 }
 
 /// A network device.

@@ -6,7 +6,7 @@ use super::icmp::IcmpError;
 use super::{Hk, SendError, Stack};
 use crate::node::Outbox;
 use crate::time::Instant;
-use crate::wire::ip::{ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, IpHdr, Ipv4, L4, Udp as UdpView, build};
+use crate::wire::ip::{ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, IpHdr, Ipv4, L4, Udp as UdpView, build_into};
 use crate::wire::{ETH_HLEN, IPPROTO_UDP};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -38,7 +38,12 @@ pub struct Udp {
     ready: Vec<UdpSock>,
     next: UdpSock,
     next_port: u16,
+    /// Buffers of consumed datagrams, reused for frames sent (a few suffice).
+    spare: Vec<Vec<u8>>,
 }
+
+/// How many spare buffers [`Udp::recycle`] keeps.
+const SPARE_BUFFERS: usize = 16;
 
 impl Udp {
     /// `bind()`; port 0 picks an ephemeral port. EADDRINUSE as `None`.
@@ -80,6 +85,13 @@ impl Udp {
 
     pub fn recv(&mut self, s: UdpSock) -> Option<Datagram> {
         self.socks.get_mut(&s)?.rx.pop_front()
+    }
+
+    /// Gives back a consumed datagram's buffer for a later send.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(buf);
+        }
     }
 
     pub fn take_error(&mut self, s: UdpSock) -> Option<IcmpError> {
@@ -201,7 +213,8 @@ impl Stack {
         };
         let mut h = IpHdr::new(src, *to.ip(), IPPROTO_UDP);
         h.ttl = self.sysctl.globals.ip_default_ttl as u8;
-        let f = build(&h, &L4::Udp { sport, dport: to.port(), payload });
+        let buf = self.udp.spare.pop().unwrap_or_default();
+        let f = build_into(buf, &h, &L4::Udp { sport, dport: to.port(), payload });
         self.ip_output_routed(now, f, route, None, hk, out)
     }
 }

@@ -317,6 +317,12 @@ pub enum L4<'a> {
 /// Builds an Ethernet + IPv4 frame. The Ethernet header is zeroed except for the
 /// ethertype: the neighbour layer fills in the MACs when the next hop is resolved.
 pub fn build(ip: &IpHdr, l4: &L4) -> Vec<u8> {
+    build_into(Vec::new(), ip, l4)
+}
+
+/// [`build`] into `f`, whose contents are discarded (a recycled buffer saves
+/// an allocation).
+pub fn build_into(mut f: Vec<u8>, ip: &IpHdr, l4: &L4) -> Vec<u8> {
     let (proto, l4_len) = match l4 {
         L4::Tcp { mss, payload, .. } => (IPPROTO_TCP, 20 + if mss.is_some() { 4 } else { 0 } + payload.len()),
         L4::Udp { payload, .. } => (IPPROTO_UDP, 8 + payload.len()),
@@ -333,7 +339,8 @@ pub fn build(ip: &IpHdr, l4: &L4) -> Vec<u8> {
     ];
     let c = checksum::checksum(&h);
     h[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut f = Vec::with_capacity(ETH_HLEN + 20 + l4_len);
+    f.clear();
+    f.reserve_exact(ETH_HLEN + 20 + l4_len);
     f.extend_from_slice(&[0; 12]);
     f.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
     f.extend_from_slice(&h);
