@@ -989,12 +989,15 @@ impl Parser<'_> {
                 } else if d.len() != 32 {
                     self.err(format!("digest '{d}' character length should be 32 rather than {}", d.len()));
                 } else {
+                    // Bytes, not chars: a 32-byte digest may hold multi-byte UTF-8.
+                    let bytes = d.as_bytes();
                     let mut out = [0u8; 16];
                     for i in (0..16).rev() {
-                        match u8::from_str_radix(&d[2 * i..2 * i + 2], 16) {
-                            Ok(b) if d.as_bytes()[2 * i].is_ascii_hexdigit() => out[i] = b,
+                        let pair = std::str::from_utf8(&bytes[2 * i..2 * i + 2]).ok();
+                        match pair.map(|p| u8::from_str_radix(p, 16)) {
+                            Some(Ok(b)) if bytes[2 * i].is_ascii_hexdigit() => out[i] = b,
                             _ => {
-                                let prefix = &d[..2 * i + 2];
+                                let prefix = String::from_utf8_lossy(&bytes[..2 * i + 2]);
                                 self.err(format!(
                                     "Unable to interpret hex digit in '{prefix}' at offset {}/{}",
                                     2 * i,

@@ -347,3 +347,23 @@ proptest::proptest! {
         let _ = parse(&fs, "k.conf", &ParseOptions::default());
     }
 }
+
+/// A 32-byte `digest` holding multi-byte UTF-8 is a bad hex digit, not a panic
+/// (found by fuzzing keepalived.conf).
+#[test]
+fn digest_with_multibyte_characters() {
+    // Two-byte characters from offset 1: the last hex pair starts inside one.
+    let digest = format!("a{}b", "é".repeat(15));
+    assert_eq!(digest.len(), 32);
+    let conf = format!(
+        "{MIN_VRRP}virtual_server 10.0.0.1 80 {{\n protocol TCP\n real_server 10.0.0.2 80 {{\n HTTP_GET {{\n url {{\n path /\n digest {digest}\n }}\n }}\n }}\n}}\n"
+    );
+    let m = match parse_str(&conf) {
+        Ok(p) => p.messages(),
+        Err(e) => e.diagnostics.iter().map(|d| d.message.clone()).collect(),
+    };
+    assert!(
+        m.iter().any(|l| l.contains("Unable to interpret hex digit in '") && l.ends_with("at offset 30/31")),
+        "{m:?}"
+    );
+}
