@@ -70,6 +70,29 @@ fn routed_agrees_with_the_kernel() {
 }
 
 #[test]
+fn a_difference_is_shown_rerun_and_then_reported() {
+    if !netns_or_skip("a_difference_is_shown_rerun_and_then_reported") {
+        return;
+    }
+    // Link loss is simulated but not served on veths (no sch_netem): the two worlds
+    // differ every time, so the rerun differs too and the diff fails, both runs shown.
+    let routed = include_str!("../../scenarios/routed.toml");
+    let lossy = routed.replacen("name = \"lan1\"\n", "name = \"lan1\"\nloss = 1.0\n", 1);
+    assert_ne!(lossy, routed, "routed.toml has a segment lan1");
+    let path = tmp("lossy.toml");
+    std::fs::write(&path, lossy).expect("writes the scenario");
+    let o = lab(&["netns", "diff", &path, "--until", "2500ms"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    let first = t.find("the first kernel run differs").unwrap_or_else(|| panic!("first run shown: {t}"));
+    let last = t.find("sim and kernel differ: request client/client#0").unwrap_or_else(|| panic!("{t}"));
+    assert!(first < last, "{t}");
+    // Each run shows what the kernel did: its requests, with ports and bodies.
+    assert_eq!(t.matches("client/client    #0   tcp 10.0.1.10:").count(), 2, "{t}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
 fn model_hosts_latency_decides_an_arp_race_as_in_the_simulator() {
     if !netns_or_skip("model_hosts_latency_decides_an_arp_race_as_in_the_simulator") {
         return;
