@@ -94,6 +94,9 @@ struct Tx {
     busy_until: Instant,
     /// Departure times of frames still queued or being sent.
     pending: VecDeque<Instant>,
+    /// The last serialisation time computed, as (bits, rate, ns): a stream of
+    /// equal frames skips the division.
+    last: (u64, u64, u64),
 }
 
 /// A link between two endpoints (`0` and `1`).
@@ -130,10 +133,16 @@ impl Link {
             }
             // Ethernet on the wire: preamble+SFD 8, FCS 4, inter-frame gap 12 bytes.
             let bits = (len.max(60) as u64 + 24) * 8;
-            // In u64 unless the product overflows (frames of over 2 GB).
-            let ns = match bits.checked_mul(1_000_000_000).and_then(|b| b.checked_div(p.rate)) {
-                Some(ns) => ns,
-                None => u64::try_from(u128::from(bits) * 1_000_000_000 / u128::from(p.rate)).unwrap_or(u64::MAX),
+            let ns = if tx.last.0 == bits && tx.last.1 == p.rate {
+                tx.last.2
+            } else {
+                // In u64 unless the product overflows (frames of over 2 GB).
+                let ns = match bits.checked_mul(1_000_000_000).and_then(|b| b.checked_div(p.rate)) {
+                    Some(ns) => ns,
+                    None => u64::try_from(u128::from(bits) * 1_000_000_000 / u128::from(p.rate)).unwrap_or(u64::MAX),
+                };
+                tx.last = (bits, p.rate, ns);
+                ns
             };
             let ser = Duration::from_nanos(ns);
             let start = tx.busy_until.max(now);
@@ -165,6 +174,9 @@ mod tests {
         assert_eq!(l.transmit(0, Instant::ZERO, 1476).unwrap(), Instant::from_nanos(34_000));
         // The other direction is independent.
         assert_eq!(l.transmit(1, Instant::ZERO, 1476).unwrap(), Instant::from_nanos(22_000));
+        // A rate change applies to the next frame of the same size.
+        l.params.rate = 2_000_000_000;
+        assert_eq!(l.transmit(1, Instant::from_micros(100), 1476).unwrap(), Instant::from_nanos(116_000));
     }
 
     #[test]

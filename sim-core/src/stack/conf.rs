@@ -180,10 +180,6 @@ impl Sysctls {
     pub fn forwarding(&self, dev: &str) -> bool {
         self.d(dev).forwarding != 0
     }
-    /// `IN_DEV_RPFILTER`: max(all, dev).
-    pub fn rp_filter(&self, dev: &str) -> u32 {
-        self.all.rp_filter.max(self.d(dev).rp_filter)
-    }
     /// `IN_DEV_ARP_IGNORE`: max(all, dev).
     pub fn arp_ignore(&self, dev: &str) -> u32 {
         self.all.arp_ignore.max(self.d(dev).arp_ignore)
@@ -204,9 +200,11 @@ impl Sysctls {
     pub fn send_redirects(&self, dev: &str) -> bool {
         self.all.send_redirects != 0 || self.d(dev).send_redirects != 0
     }
-    /// `IN_DEV_ACCEPT_LOCAL`: all || dev.
-    pub fn accept_local(&self, dev: &str) -> bool {
-        self.all.accept_local != 0 || self.d(dev).accept_local != 0
+    /// `IN_DEV_ACCEPT_LOCAL` and `IN_DEV_RPFILTER` at once, as
+    /// `fib_validate_source` reads them for every packet (one device lookup).
+    pub fn source_checks(&self, dev: &str) -> (bool, u32) {
+        let d = self.d(dev);
+        (self.all.accept_local != 0 || d.accept_local != 0, self.all.rp_filter.max(d.rp_filter))
     }
     /// `IN_DEV_PROXY_ARP`: all || dev.
     pub fn proxy_arp(&self, dev: &str) -> bool {
@@ -408,8 +406,8 @@ mod tests {
         assert!(s.forwarding("eth0"));
         s.set("net.ipv4.conf.default.rp_filter", "1").unwrap();
         s.add_dev("tunl0");
-        assert_eq!(s.rp_filter("tunl0"), 1, "tunl0 created later takes conf/default");
-        assert_eq!(s.rp_filter("eth0"), 0);
+        assert_eq!(s.source_checks("tunl0").1, 1, "tunl0 created later takes conf/default");
+        assert_eq!(s.source_checks("eth0").1, 0);
         assert_eq!(s.get("net.ipv4.conf.tunl0.rp_filter").unwrap(), "1");
     }
 

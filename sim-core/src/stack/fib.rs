@@ -92,7 +92,12 @@ impl std::fmt::Display for RouteError {
 /// handful of routes.
 #[derive(Debug, Clone, Default)]
 pub struct Fib {
+    /// In the order they were added (what `ip route` lists).
     routes: Vec<Route>,
+    /// The routes in the order a lookup prefers them, as (network, mask, index):
+    /// `local` before `main`, then longest prefix, lowest metric, added first.
+    /// Rebuilt on every change, so a lookup takes the first that matches.
+    by_pref: Vec<(u32, u32, u32)>,
 }
 
 impl Fib {
@@ -104,17 +109,27 @@ impl Fib {
     /// 32766). In a table the longest prefix wins, then the lowest metric, then
     /// the route added first. `usable` filters out routes on devices that are down.
     pub fn lookup(&self, dst: Ipv4Addr, usable: impl Fn(&Route) -> bool) -> Option<&Route> {
-        for table in [Table::Local, Table::Main] {
-            let best = self
-                .routes
-                .iter()
-                .filter(|r| r.table == table && r.contains(dst) && usable(r))
-                .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric));
-            if best.is_some() {
-                return best;
-            }
-        }
-        None
+        let a = u32::from(dst);
+        self.by_pref
+            .iter()
+            .filter(|&&(net, m, _)| a & m == net)
+            .map(|&(_, _, i)| &self.routes[i as usize])
+            .find(|r| usable(r))
+    }
+
+    /// Re-sorts [`Fib::by_pref`] after a change (a stable sort: ties stay in the
+    /// order the routes were added).
+    fn reindex(&mut self) {
+        self.by_pref.clear();
+        self.by_pref.extend(self.routes.iter().enumerate().map(|(i, r)| {
+            let m = mask(r.prefix);
+            (u32::from(r.dst) & m, m, i as u32)
+        }));
+        let routes = &self.routes;
+        self.by_pref.sort_by_key(|&(_, _, i)| {
+            let r = &routes[i as usize];
+            (r.table, std::cmp::Reverse(r.prefix), r.metric)
+        });
     }
 
     /// Inserts a route; the same (table, dst/prefix, metric) twice is EEXIST
@@ -129,9 +144,10 @@ impl Fib {
                 return Err(RouteError::Exists);
             }
             self.routes[i] = r;
-            return Ok(());
+        } else {
+            self.routes.push(r);
         }
-        self.routes.push(r);
+        self.reindex();
         Ok(())
     }
 
@@ -139,17 +155,25 @@ impl Fib {
     /// attributes given).
     pub fn del(&mut self, pred: impl Fn(&Route) -> bool) -> Result<Route, RouteError> {
         let i = self.routes.iter().position(pred).ok_or(RouteError::NotFound)?;
-        Ok(self.routes.remove(i))
+        let r = self.routes.remove(i);
+        self.reindex();
+        Ok(r)
     }
 
     /// Removes every route matching `pred` (device down, address gone).
     pub fn retain(&mut self, pred: impl Fn(&Route) -> bool) {
         self.routes.retain(pred);
+        self.reindex();
     }
 
     /// `fib_add_ifaddr`: a local route for the address and, for a primary address
     /// with prefix < 32, the connected subnet route `proto kernel scope link src A`.
     pub fn add_ifaddr(&mut self, dev: IfIndex, addr: Ipv4Addr, prefix: u8, primary: bool) {
+        self.push_ifaddr(dev, addr, prefix, primary);
+        self.reindex();
+    }
+
+    fn push_ifaddr(&mut self, dev: IfIndex, addr: Ipv4Addr, prefix: u8, primary: bool) {
         let local = Route {
             table: Table::Local,
             rtype: RouteType::Local,
@@ -164,12 +188,12 @@ impl Fib {
             mtu: None,
         };
         if !self.routes.contains(&local) {
-            self.routes.push(local);
+            self.routes.push(local.clone());
         }
         // 127.0.0.0/8 on lo is one local route covering the whole block.
         if addr.is_loopback() && prefix < 32 {
             let net = Ipv4Addr::from(u32::from(addr) & mask(prefix));
-            let r = Route { dst: net, prefix, ..self.routes.last().cloned().expect("just pushed") };
+            let r = Route { dst: net, prefix, ..local };
             if !self.routes.contains(&r) {
                 self.routes.push(r);
             }
@@ -215,12 +239,59 @@ impl Fib {
                 && r.src == Some(addr);
             !(is_local || is_conn)
         });
+        self.reindex();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The kernel's rule as written before the index: per table, the longest
+    /// prefix, then the lowest metric, then the route added first.
+    fn reference(f: &Fib, dst: Ipv4Addr, usable: impl Fn(&Route) -> bool) -> Option<&Route> {
+        [Table::Local, Table::Main].into_iter().find_map(|table| {
+            f.routes()
+                .iter()
+                .filter(|r| r.table == table && r.contains(dst) && usable(r))
+                .min_by_key(|r| (std::cmp::Reverse(r.prefix), r.metric))
+        })
+    }
+
+    proptest! {
+        /// After any adds, deletes and address changes, the index picks the route
+        /// the rule picks (down devices filtered out).
+        #[test]
+        fn index_lookup_is_the_rule(
+            ops in prop::collection::vec((0u8..4, 0u8..4, 0u8..33, 0u32..3, 1u32..4), 1..30),
+            dsts in prop::collection::vec(any::<u8>(), 1..20),
+            down in 1u32..4,
+        ) {
+            let mut f = Fib::default();
+            for (op, a, prefix, metric, dev) in ops {
+                let addr = Ipv4Addr::new(10, 0, a, a.wrapping_mul(61));
+                match op {
+                    0 => {
+                        let mut r = rt(addr.octets(), prefix, None, metric);
+                        r.dst = Ipv4Addr::from(u32::from(addr) & mask(prefix));
+                        r.dev = Some(dev);
+                        let _ = f.add(r, metric == 2);
+                    }
+                    1 => f.add_ifaddr(dev, addr, prefix.max(8), a % 2 == 0),
+                    2 => f.del_ifaddr(dev, addr, prefix.max(8), false),
+                    _ => {
+                        let _ = f.del(|r| r.metric == metric && r.dev == Some(dev));
+                    }
+                }
+            }
+            let usable = |r: &Route| r.dev != Some(down);
+            for d in dsts {
+                let dst = Ipv4Addr::new(10, 0, d % 4, d);
+                prop_assert_eq!(f.lookup(dst, usable), reference(&f, dst, usable));
+            }
+        }
+    }
 
     fn rt(dst: [u8; 4], prefix: u8, gw: Option<[u8; 4]>, metric: u32) -> Route {
         Route {

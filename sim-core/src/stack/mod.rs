@@ -268,10 +268,10 @@ impl Stack {
     /// `fib_validate_source`: reverse-path check of `src` arriving on `dev`.
     fn validate_source(&self, src: Ipv4Addr, dev: usize) -> Result<(), String> {
         let name = &self.ifaces[dev].name;
-        if self.is_local(src) && !self.sysctl.accept_local(name) && self.ifaces[dev].kind != IfKind::Loopback {
+        let (accept_local, mode) = self.sysctl.source_checks(name);
+        if !accept_local && self.ifaces[dev].kind != IfKind::Loopback && self.is_local(src) {
             return Err(format!("martian source {src}: it is one of our own addresses (accept_local=0)"));
         }
-        let mode = self.sysctl.rp_filter(name);
         if mode == 0 {
             return Ok(());
         }

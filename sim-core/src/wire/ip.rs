@@ -84,7 +84,9 @@ impl<'a> Ipv4<'a> {
 
     /// Reads a packet this program built or already validated with [`Ipv4::parse`]:
     /// no checksum or length validation, so it is cheap on hot paths. Falls back
-    /// to [`Ipv4::parse`] when the bytes do not even hold a header.
+    /// to [`Ipv4::parse`] when the bytes do not even hold a header. Inlined, so a
+    /// caller pays only for the fields it reads.
+    #[inline(always)]
     pub fn trusted(bytes: &'a [u8]) -> Result<Self, WireError> {
         if bytes.len() < 20 {
             return Self::parse(bytes);
