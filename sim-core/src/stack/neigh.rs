@@ -135,14 +135,22 @@ pub enum UpdateResult {
 }
 
 pub struct NeighTable {
-    entries: BTreeMap<(IfIndex, Ipv4Addr), Neigh>,
-    timers: BTreeSet<(Instant, IfIndex, Ipv4Addr)>,
+    /// Keyed by [`k`]: (device, address) in one word, in the same order.
+    entries: BTreeMap<u64, Neigh>,
+    timers: BTreeSet<(Instant, u64)>,
     reach: BTreeMap<IfIndex, (Duration, Instant)>,
     rng: Stream,
 }
 
-fn key(n: &Neigh) -> (IfIndex, Ipv4Addr) {
-    (n.dev, n.addr)
+/// (device, address) as one key that sorts as the pair does (the address's
+/// octets big-endian), so a lookup compares words, not byte arrays.
+fn k(dev: IfIndex, addr: Ipv4Addr) -> u64 {
+    u64::from(dev) << 32 | u64::from(u32::from(addr))
+}
+
+/// The (device, address) of a key.
+fn unk(key: u64) -> (IfIndex, Ipv4Addr) {
+    ((key >> 32) as IfIndex, Ipv4Addr::from(key as u32))
 }
 
 impl NeighTable {
@@ -151,7 +159,7 @@ impl NeighTable {
     }
 
     pub fn get(&self, dev: IfIndex, addr: Ipv4Addr) -> Option<&Neigh> {
-        self.entries.get(&(dev, addr))
+        self.entries.get(&k(dev, addr))
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Neigh> {
@@ -180,13 +188,13 @@ impl NeighTable {
     }
 
     fn set_timer(&mut self, dev: IfIndex, addr: Ipv4Addr, at: Option<Instant>) {
-        let Some(n) = self.entries.get_mut(&(dev, addr)) else { return };
+        let Some(n) = self.entries.get_mut(&k(dev, addr)) else { return };
         if let Some(old) = n.timer.take() {
-            self.timers.remove(&(old, dev, addr));
+            self.timers.remove(&(old, k(dev, addr)));
         }
         n.timer = at;
         if let Some(t) = at {
-            self.timers.insert((t, dev, addr));
+            self.timers.insert((t, k(dev, addr)));
         }
     }
 
@@ -205,8 +213,8 @@ impl NeighTable {
         tracing: bool,
         out: &mut Vec<NeighOut>,
     ) -> Option<(MacAddr, Vec<u8>, Option<String>)> {
-        let k = (dev, addr);
-        let n = self.entries.entry(k).or_insert_with(|| Neigh {
+        let key = k(dev, addr);
+        let n = self.entries.entry(key).or_insert_with(|| Neigh {
             addr,
             dev,
             lladdr: None,
@@ -265,7 +273,7 @@ impl NeighTable {
     /// `neigh_probe` → `arp_solicit`: unicast while `probes < ucast_solicit` and an
     /// address is known, else broadcast.
     fn probe(&mut self, dev: IfIndex, addr: Ipv4Addr, out: &mut Vec<NeighOut>) {
-        let Some(n) = self.entries.get_mut(&(dev, addr)) else { return };
+        let Some(n) = self.entries.get_mut(&k(dev, addr)) else { return };
         let unicast = n.state == Nud::Probe && n.lladdr.is_some();
         let hint_src =
             n.queue.back().and_then(|(f, _)| (f.len() >= 34).then(|| Ipv4Addr::new(f[26], f[27], f[28], f[29])));
@@ -288,14 +296,14 @@ impl NeighTable {
         p: &NeighParms,
         out: &mut Vec<NeighOut>,
     ) -> UpdateResult {
-        let k = (dev, addr);
-        let created = !self.entries.contains_key(&k);
+        let key = k(dev, addr);
+        let created = !self.entries.contains_key(&key);
         if created {
             if !u.create {
                 return UpdateResult::NoEntry;
             }
             self.entries.insert(
-                k,
+                key,
                 Neigh {
                     addr,
                     dev,
@@ -311,7 +319,7 @@ impl NeighTable {
             );
         }
         let reach = self.reachable_time(now, dev, p);
-        let n = self.entries.get_mut(&k).expect("present");
+        let n = self.entries.get_mut(&key).expect("present");
         let old = n.state;
         let before = (old, n.lladdr);
         if matches!(old, Nud::Permanent | Nud::Noarp) {
@@ -355,7 +363,7 @@ impl NeighTable {
     /// Positive feedback from upper layers (`neigh_confirm`): a TCP ACK that
     /// advanced, or an explicit MSG_CONFIRM.
     pub fn confirm(&mut self, now: Instant, dev: IfIndex, addr: Ipv4Addr) {
-        if let Some(n) = self.entries.get_mut(&(dev, addr)) {
+        if let Some(n) = self.entries.get_mut(&k(dev, addr)) {
             n.confirmed = now;
         }
     }
@@ -368,14 +376,15 @@ impl NeighTable {
         tracing: bool,
         out: &mut Vec<NeighOut>,
     ) {
-        while let Some(&(t, dev, addr)) = self.timers.first() {
+        while let Some(&(t, key)) = self.timers.first() {
+            let (dev, addr) = unk(key);
             if t > now {
                 break;
             }
-            self.timers.remove(&(t, dev, addr));
+            self.timers.remove(&(t, key));
             let p = parms(dev);
             let reach = self.reachable_time(now, dev, &p);
-            let Some(n) = self.entries.get_mut(&(dev, addr)) else { continue };
+            let Some(n) = self.entries.get_mut(&k(dev, addr)) else { continue };
             n.timer = None;
             let mut next = None;
             let from = n.state;
@@ -460,12 +469,12 @@ impl NeighTable {
         state: Nud,
         out: &mut Vec<NeighOut>,
     ) {
-        let k = (dev, addr);
+        let key = k(dev, addr);
         let queued: Vec<(Vec<u8>, Option<String>)> =
-            self.entries.get_mut(&k).map(|n| n.queue.drain(..).collect()).unwrap_or_default();
+            self.entries.get_mut(&key).map(|n| n.queue.drain(..).collect()).unwrap_or_default();
         self.set_timer(dev, addr, None);
         self.entries.insert(
-            k,
+            key,
             Neigh {
                 addr,
                 dev,
@@ -492,12 +501,13 @@ impl NeighTable {
     /// `ip neigh del`.
     pub fn remove(&mut self, dev: IfIndex, addr: Ipv4Addr) -> bool {
         self.set_timer(dev, addr, None);
-        self.entries.remove(&(dev, addr)).is_some()
+        self.entries.remove(&k(dev, addr)).is_some()
     }
 
     /// Drops every entry of a device (it went down: `neigh_ifdown`) or matching `pred`.
     pub fn flush(&mut self, pred: impl Fn(&Neigh) -> bool) {
-        let gone: Vec<(IfIndex, Ipv4Addr)> = self.entries.values().filter(|n| pred(n)).map(key).collect();
+        let gone: Vec<(IfIndex, Ipv4Addr)> =
+            self.entries.values().filter(|n| pred(n)).map(|n| (n.dev, n.addr)).collect();
         for (d, a) in gone {
             self.remove(d, a);
         }
@@ -507,8 +517,20 @@ impl NeighTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const DEV: IfIndex = 2;
+
+    proptest! {
+        /// The packed key sorts as (device, address) does (what `ip neigh` lists
+        /// in) and unpacks to it.
+        #[test]
+        fn packed_keys_sort_as_pairs(a in (any::<u32>(), any::<u32>()), b in (any::<u32>(), any::<u32>())) {
+            let (pa, pb) = ((a.0, Ipv4Addr::from(a.1)), (b.0, Ipv4Addr::from(b.1)));
+            prop_assert_eq!(k(pa.0, pa.1).cmp(&k(pb.0, pb.1)), pa.cmp(&pb));
+            prop_assert_eq!(unk(k(pa.0, pa.1)), pa);
+        }
+    }
 
     fn table() -> NeighTable {
         NeighTable::new(rng::stream(1, "neigh"))

@@ -42,8 +42,9 @@ pub struct Udp {
     spare: Vec<Vec<u8>>,
 }
 
-/// How many spare buffers [`Udp::recycle`] keeps.
-const SPARE_BUFFERS: usize = 16;
+/// How many spare buffers [`Udp::recycle`] keeps: enough for a burst of a few
+/// hundred datagrams (a client answering to, or sending to, many servers at once).
+const SPARE_BUFFERS: usize = 256;
 
 impl Udp {
     /// `bind()`; port 0 picks an ephemeral port. EADDRINUSE as `None`.
