@@ -124,6 +124,9 @@ pub struct Stack {
     ip_id: u16,
     backlog: VecDeque<(usize, Vec<u8>)>,
     now: Instant,
+    /// The addresses of devices that are up, sorted: what `inet_lookup_ifaddr_rcu`
+    /// finds in the kernel's address hash. Rebuilt with the kernel routes.
+    local_addrs: Vec<u32>,
 }
 
 /// `ip_rt_mtu_expires`: learned PMTUs are forgotten after 10 minutes.
@@ -167,6 +170,7 @@ impl Stack {
             ip_id: 1,
             backlog: VecDeque::new(),
             now: Instant::ZERO,
+            local_addrs: Vec::new(),
         };
         let lo = IfAddr {
             addr: Ipv4Addr::LOCALHOST,
@@ -209,7 +213,13 @@ impl Stack {
     /// RTN_LOCAL: `a` is one of this machine's addresses (weak host model: on
     /// any device, lo included).
     pub fn is_local(&self, a: Ipv4Addr) -> bool {
-        self.ifaces.iter().any(|i| i.up && i.has_addr(a)) || (a.is_loopback() && self.ifaces[0].up)
+        let local = self.local_addrs.binary_search(&u32::from(a)).is_ok() || (a.is_loopback() && self.ifaces[0].up);
+        debug_assert_eq!(
+            local,
+            self.ifaces.iter().any(|i| i.up && i.has_addr(a)) || (a.is_loopback() && self.ifaces[0].up),
+            "local address list out of date"
+        );
+        local
     }
 
     /// `inet_select_addr(dev, dst, scope)`: the device's primary address for
@@ -311,14 +321,18 @@ impl Stack {
     /// NETDEV_UP), connected routes for primary addresses shorter than /32.
     pub fn rebuild_kernel_routes(&mut self) {
         self.fib.retain(|r| r.proto != fib::Proto::Kernel);
+        self.local_addrs.clear();
         for i in &self.ifaces {
             if !i.up {
                 continue;
             }
             for a in &i.addrs {
                 self.fib.add_ifaddr(i.index, a.addr, a.prefix, !a.secondary);
+                self.local_addrs.push(u32::from(a.addr));
             }
         }
+        self.local_addrs.sort_unstable();
+        self.local_addrs.dedup();
     }
 
     /// Brings a device up or down (`ip link set dev X up|down`). Down drops its
