@@ -88,22 +88,36 @@ pub fn embedded_file(path: &str) -> Option<&'static str> {
     embedded::FILES.iter().find(|(p, _)| *p == path).map(|(_, t)| *t)
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
+/// Where each line of a text starts, so that many offsets (one per host's setup)
+/// find their line without counting from the top each time.
+struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines { text, starts: std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect() }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let col = self.text[self.starts[line - 1]..offset].chars().count() + 1;
+        (line, col)
+    }
 }
 
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
+    lines: Lines<'a>,
 }
 
 impl Ctx<'_> {
     fn at<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> LoadError {
-        let (line, col) = line_col(self.text, s.span().start);
+        let (line, col) = self.lines.line_col(s.span().start);
         LoadError { file: self.file.to_string(), line, col, message: message.into() }
     }
     fn nowhere(&self, message: impl Into<String>) -> LoadError {
@@ -150,9 +164,9 @@ fn read_beside(origin: &Origin, rel: &str) -> Option<String> {
 }
 
 fn parse(name: &str, file: &str, text: &str, origin: Origin) -> Result<Scenario, LoadError> {
-    let cx = Ctx { file, text };
+    let cx = Ctx { file, text, lines: Lines::new(text) };
     let spec: ScenarioFile = toml::from_str(text).map_err(|e| {
-        let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        let (line, col) = e.span().map_or((0, 0), |s| cx.lines.line_col(s.start));
         LoadError { file: file.to_string(), line, col, message: e.message().trim().to_string() }
     })?;
     let name = spec.name.clone().unwrap_or_else(|| name.to_string());
@@ -300,7 +314,7 @@ fn machine_spec(
 ) -> Result<MachineSpec, LoadError> {
     let mut setup = vec![];
     if let Some(s) = &h.setup {
-        let (line, _) = line_col(cx.text, s.span().start);
+        let (line, _) = cx.lines.line_col(s.span().start);
         // A `"""` string starts on the line after the opening quotes.
         let first_line = if cx.text[s.span().start..].starts_with("\"\"\"\n") { line + 1 } else { line };
         setup.push(SetupScript {
@@ -379,4 +393,24 @@ fn check_event(cx: &Ctx, hosts: &[HostSpec], index: &BTreeMap<String, usize>, e:
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lines;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Line and column as counted from the top: newlines before the offset, and
+        /// characters since the last of them.
+        #[test]
+        fn lines_count_as_from_the_top(text in "[a\n\u{e9}\u{4e2d} ]{0,60}", at in any::<prop::sample::Index>()) {
+            let offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+            let offset = offsets[at.index(offsets.len())];
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            prop_assert_eq!(Lines::new(&text).line_col(offset), (line, col));
+        }
+    }
 }
