@@ -85,6 +85,15 @@ impl<'de> Deserialize<'de> for Instant {
 
 /// Parses a duration as people write it in scenarios and on the command line:
 /// `10us`, `1.5s`, `100ms`, `2m`, `1h`, `250ns`, or a bare number of seconds.
+/// The earlier of two optional deadlines (a missing one never wins).
+#[inline]
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.starts_with('-') {

@@ -18,7 +18,7 @@ use crate::shell::ServiceAction;
 use crate::stack::hooks::Hooked;
 use crate::stack::iface::{IfAddr, IfKind, Iface, Scope};
 use crate::stack::{Hk, Stack};
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::wire::ETH_HLEN;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -101,7 +101,7 @@ impl DirectorState {
         let ipvs = self.ipvs.as_ref().and_then(|i| i.next_deadline());
         let Some(k) = &self.keepalived else { return ipvs };
         let vrrp = k.vrrp.as_ref().and_then(Vrrp::next_deadline);
-        super::earliest(super::earliest(ipvs, vrrp), k.checkers.as_ref().and_then(Checkers::next_deadline))
+        earliest(earliest(ipvs, vrrp), k.checkers.as_ref().and_then(Checkers::next_deadline))
     }
 
     /// A device went up or down; keepalived learns it at the next timer.

@@ -17,7 +17,7 @@ use crate::shell::{Command, ShellEnv, Site, run_named_script};
 use crate::stack::tcp::TcpEvent;
 use crate::stack::udp::UdpSock;
 use crate::stack::{Hk, Stack};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, earliest};
 use crate::wire::MacAddr;
 use apps::{AppSpec, AppState, Request, event_sock, outcome_of, request_complete, response_body};
 use std::collections::BTreeMap;
@@ -582,13 +582,6 @@ impl Machine {
 }
 
 /// The earlier of two optional deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) | (None, x) => x,
-    }
-}
-
 fn app_starts_stopped(s: &AppSpec) -> bool {
     matches!(s, AppSpec::HttpServer { stopped: true, .. } | AppSpec::UdpServer { stopped: true, .. })
 }

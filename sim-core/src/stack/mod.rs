@@ -372,7 +372,7 @@ impl Stack {
     // ----- time -----
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.neigh.next_deadline(), self.tcp.next_deadline()].into_iter().flatten().min()
+        crate::time::earliest(self.neigh.next_deadline(), self.tcp.next_deadline())
     }
 
     pub fn on_timer(&mut self, now: Instant, hk: &mut Hk, out: &mut Outbox) {
