@@ -208,7 +208,7 @@ fn diff(a: DiffArgs) -> Result<u8, Fail> {
     // The kernel side runs in real time, so a loaded machine can stretch what the
     // simulator schedules exactly: a kernel run that differs is shown in full and
     // run once more; only two differing runs are a difference.
-    let mut first: Option<String> = None;
+    let mut rerun = false;
     loop {
         let real = match harness::run(&sc, &opts)? {
             Outcome::Ran(r) => r,
@@ -224,27 +224,24 @@ fn diff(a: DiffArgs) -> Result<u8, Fail> {
         let mut d = diff::compare(&sim.report, &real.report);
         d.extend(sim.errors.iter().map(|e| format!("sim error: {e}")));
         d.extend(real.errors.iter().map(|e| format!("kernel run error: {e}")));
-        match (d.first(), &first) {
+        match (d.first(), rerun) {
             (None, _) => {
                 outln!(
                     "{}: sim and kernel agree ({n} request{}, neighbour entries for the VIPs, routes, VRRP states; model: {}){}",
                     sc.name,
                     if n == 1 { "" } else { "s" },
                     if real.models.is_empty() { "none".into() } else { real.models.join(", ") },
-                    if first.is_some() { " on a second kernel run" } else { "" }
+                    if rerun { " on a second kernel run" } else { "" }
                 );
                 return Ok(0);
             }
-            (Some(x), None) => {
+            (Some(x), false) => {
                 outln!("{}: the first kernel run differs ({x}); running it again. That run:", sc.name);
                 out!("{}", explain(&d, &real));
-                first = Some(x.clone());
+                rerun = true;
             }
-            (Some(x), Some(_)) => {
-                outln!("{}: sim and kernel differ: {x}", sc.name);
-                if d.len() > 1 {
-                    outln!("  ({} more difference{})", d.len() - 1, if d.len() == 2 { "" } else { "s" });
-                }
+            (Some(x), true) => {
+                outln!("{}: sim and kernel differ: {x}. The second run:", sc.name);
                 out!("{}", explain(&d, &real));
                 return Ok(1);
             }

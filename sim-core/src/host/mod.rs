@@ -581,7 +581,6 @@ impl Machine {
     }
 }
 
-/// The earlier of two optional deadlines.
 fn app_starts_stopped(s: &AppSpec) -> bool {
     matches!(s, AppSpec::HttpServer { stopped: true, .. } | AppSpec::UdpServer { stopped: true, .. })
 }

@@ -166,10 +166,13 @@ impl Fib {
         self.reindex();
     }
 
-    /// `fib_add_ifaddr`: a local route for the address and, for a primary address
-    /// with prefix < 32, the connected subnet route `proto kernel scope link src A`.
-    pub fn add_ifaddr(&mut self, dev: IfIndex, addr: Ipv4Addr, prefix: u8, primary: bool) {
-        self.push_ifaddr(dev, addr, prefix, primary);
+    /// `fib_add_ifaddr` for each (device, address, prefix, primary): a local route
+    /// for the address and, for a primary address with prefix < 32, the connected
+    /// subnet route `proto kernel scope link src A`. One re-sort for them all.
+    pub fn add_ifaddrs(&mut self, addrs: impl IntoIterator<Item = (IfIndex, Ipv4Addr, u8, bool)>) {
+        for (dev, addr, prefix, primary) in addrs {
+            self.push_ifaddr(dev, addr, prefix, primary);
+        }
         self.reindex();
     }
 
@@ -278,7 +281,7 @@ mod tests {
                         r.dev = Some(dev);
                         let _ = f.add(r, metric == 2);
                     }
-                    1 => f.add_ifaddr(dev, addr, prefix.max(8), a % 2 == 0),
+                    1 => f.add_ifaddrs([(dev, addr, prefix.max(8), a % 2 == 0)]),
                     2 => f.del_ifaddr(dev, addr, prefix.max(8), false),
                     _ => {
                         let _ = f.del(|r| r.metric == metric && r.dev == Some(dev));
@@ -312,7 +315,7 @@ mod tests {
     #[test]
     fn longest_prefix_then_metric_and_local_first() {
         let mut f = Fib::default();
-        f.add_ifaddr(2, Ipv4Addr::new(10, 0, 0, 5), 24, true);
+        f.add_ifaddrs([(2, Ipv4Addr::new(10, 0, 0, 5), 24, true)]);
         f.add(rt([0, 0, 0, 0], 0, Some([10, 0, 0, 1]), 100), false).unwrap();
         f.add(rt([0, 0, 0, 0], 0, Some([10, 0, 0, 2]), 10), false).unwrap();
         f.add(rt([10, 0, 0, 128], 25, Some([10, 0, 0, 3]), 0), false).unwrap();

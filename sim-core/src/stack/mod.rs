@@ -20,7 +20,7 @@ pub mod udp;
 
 use crate::node::{Outbox, PortId};
 use crate::rng::{Rng, Stream};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, earliest};
 use crate::wire::ip::{
     self, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, Ipv4,
 };
@@ -321,16 +321,11 @@ impl Stack {
     /// NETDEV_UP), connected routes for primary addresses shorter than /32.
     pub fn rebuild_kernel_routes(&mut self) {
         self.fib.retain(|r| r.proto != fib::Proto::Kernel);
+        let up = self.ifaces.iter().filter(|i| i.up);
+        self.fib
+            .add_ifaddrs(up.clone().flat_map(|i| i.addrs.iter().map(|a| (i.index, a.addr, a.prefix, !a.secondary))));
         self.local_addrs.clear();
-        for i in &self.ifaces {
-            if !i.up {
-                continue;
-            }
-            for a in &i.addrs {
-                self.fib.add_ifaddr(i.index, a.addr, a.prefix, !a.secondary);
-                self.local_addrs.push(u32::from(a.addr));
-            }
-        }
+        self.local_addrs.extend(up.flat_map(|i| i.addrs.iter().map(|a| u32::from(a.addr))));
         self.local_addrs.sort_unstable();
         self.local_addrs.dedup();
     }
@@ -372,7 +367,7 @@ impl Stack {
     // ----- time -----
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        crate::time::earliest(self.neigh.next_deadline(), self.tcp.next_deadline())
+        earliest(self.neigh.next_deadline(), self.tcp.next_deadline())
     }
 
     pub fn on_timer(&mut self, now: Instant, hk: &mut Hk, out: &mut Outbox) {

@@ -384,7 +384,7 @@ impl NeighTable {
             self.timers.remove(&(t, key));
             let p = parms(dev);
             let reach = self.reachable_time(now, dev, &p);
-            let Some(n) = self.entries.get_mut(&k(dev, addr)) else { continue };
+            let Some(n) = self.entries.get_mut(&key) else { continue };
             n.timer = None;
             let mut next = None;
             let from = n.state;
