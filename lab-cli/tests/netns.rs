@@ -3,13 +3,26 @@
 //! `LVS_LAB_REQUIRE_NETNS=1` (set by `.ci/run`), where they fail instead.
 
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lvs-lab");
 
+/// Held around every `netns clean`: a clean removes every ended run's namespaces,
+/// so one test's clean would take the dead run another test plants to see its
+/// own clean remove it (tests run in parallel).
+static CLEANING: Mutex<()> = Mutex::new(());
+
+fn cleaning() -> MutexGuard<'static, ()> {
+    CLEANING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Whether the harness can run here; otherwise says why (and fails if required).
 fn netns_or_skip(test: &str) -> bool {
-    let out = Command::new(BIN).args(["netns", "clean"]).output().expect("runs lvs-lab");
+    let out = {
+        let _one_clean_at_a_time = cleaning();
+        Command::new(BIN).args(["netns", "clean"]).output().expect("runs lvs-lab")
+    };
     if out.status.success() {
         return true;
     }
@@ -205,6 +218,7 @@ fn clean_removes_only_dead_runs_of_our_prefix() {
     if !netns_or_skip("clean_removes_only_dead_runs_of_our_prefix") {
         return;
     }
+    let _no_other_clean = cleaning();
     // A pid that has exited: its run is over.
     let mut dead = Command::new("true").spawn().expect("true");
     let dead_pid = dead.id();
