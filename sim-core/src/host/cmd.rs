@@ -156,7 +156,7 @@ impl Machine {
                             self.stack.set_link(d, false);
                             self.link_changed(d, false);
                         }
-                        LinkChange::Mtu(m) => self.stack.ifaces[d].mtu = *m,
+                        LinkChange::Mtu(m) => self.stack.set_mtu(d, *m),
                         LinkChange::Address(mac) => self.stack.ifaces[d].mac = *mac,
                         LinkChange::Arp(on) => self.stack.ifaces[d].noarp = !on,
                         LinkChange::Promisc(_) | LinkChange::Multicast(_) | LinkChange::Allmulticast(_) => {}
@@ -395,7 +395,7 @@ impl Machine {
                         self.link_changed(d, false);
                     }
                 }
-                IfconfigOp::Mtu(m) => self.stack.ifaces[d].mtu = *m,
+                IfconfigOp::Mtu(m) => self.stack.set_mtu(d, *m),
                 IfconfigOp::HwEther(mac) => self.stack.ifaces[d].mac = *mac,
                 IfconfigOp::Arp(on) => self.stack.ifaces[d].noarp = !on,
                 IfconfigOp::Promisc(_) | IfconfigOp::Multicast(_) | IfconfigOp::Allmulti(_) => {}

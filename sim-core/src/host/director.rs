@@ -513,6 +513,7 @@ impl Machine {
                             i.vmac_of = port;
                             self.stack.ifaces.push(i);
                             self.stack.sysctl.add_dev(&name);
+                            self.stack.rt_cache_flush();
                         }
                         (false, Some(p)) => {
                             self.stack.ifaces.remove(p);

@@ -98,6 +98,9 @@ pub struct Fib {
     /// `local` before `main`, then longest prefix, lowest metric, added first.
     /// Rebuilt on every change, so a lookup takes the first that matches.
     by_pref: Vec<(u32, u32, u32)>,
+    /// Counts changes: part of the stack's `rt_genid` (`rt_cache_flush` on every
+    /// FIB change, `fib_table_insert`/`fib_table_delete`).
+    genid: u64,
 }
 
 impl Fib {
@@ -119,7 +122,13 @@ impl Fib {
 
     /// Re-sorts [`Fib::by_pref`] after a change (a stable sort: ties stay in the
     /// order the routes were added).
+    /// How many times the table has changed.
+    pub fn genid(&self) -> u64 {
+        self.genid
+    }
+
     fn reindex(&mut self) {
+        self.genid += 1;
         self.by_pref.clear();
         self.by_pref.extend(self.routes.iter().enumerate().map(|(i, r)| {
             let m = mask(r.prefix);

@@ -22,7 +22,7 @@ pub enum HookPoint {
 pub struct DevId(pub usize);
 
 /// The result of an output route lookup (`ip_route_output_key`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteInfo {
     /// Egress interface (`lo` for local routes).
     pub dev: DevId,
@@ -34,12 +34,20 @@ pub struct RouteInfo {
     pub mtu: u32,
     /// RTN_LOCAL: the destination is one of this machine's addresses.
     pub local: bool,
+    /// When this answer changes although nothing is reconfigured: the learned
+    /// path MTU in `mtu` expires (`dst.expires`). `Instant::MAX` when none applies.
+    pub expires: Instant,
 }
 
 /// What a hooked module may ask of the stack.
 pub trait HookEnv {
     /// Route lookup for a locally originated packet to `dst`.
     fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo>;
+    /// `rt_genid_ipv4`: changes whenever a route lookup could answer differently
+    /// (routes, addresses, links, MTUs, a learned path MTU). A route a module
+    /// keeps (IPVS's per-dest `dest_dst`) is good while this is unchanged and
+    /// until the route's `expires` (`ipv4_dst_check`, `ipv4_mtu`).
+    fn route_genid(&self) -> u64;
     /// Whether `addr` is one of this machine's addresses (RTN_LOCAL).
     fn is_local(&self, addr: Ipv4Addr) -> bool;
 }
@@ -64,10 +72,11 @@ pub enum HookVerdict {
     Accept,
     /// NF_DROP.
     Drop,
-    /// NF_STOLEN: the module has routed the packet (TTL, MTU) and hands the frame
-    /// (Ethernet placeholder + IP packet) to neighbour output towards `next_hop`
-    /// on `dev`. This is how NAT, DR (KNOWN_NH) and TUN transmit.
-    Transmit { dev: DevId, next_hop: Ipv4Addr, frame: Vec<u8> },
+    /// NF_STOLEN: the module has routed the packet (TTL, MTU) and the frame as it
+    /// left it (Ethernet placeholder + IP packet, rewritten or encapsulated in
+    /// place) goes to neighbour output towards `next_hop` on `dev`. This is how
+    /// NAT, DR (KNOWN_NH) and TUN transmit.
+    Transmit { dev: DevId, next_hop: Ipv4Addr },
     /// Deliver to the local stack as it is (LOCALNODE, a local real server).
     LocalDeliver,
     /// Answer the packet's source with an ICMP error (`icmp_send`), then drop.

@@ -119,6 +119,9 @@ pub struct Stack {
     pub mcast: BTreeSet<(usize, Ipv4Addr)>,
     /// Learned path MTUs (`ip_rt_update_pmtu`), expiring after `mtu_expires`.
     pmtu: BTreeMap<Ipv4Addr, (u32, Instant)>,
+    /// Route-cache flushes other than FIB changes (links, MTUs, learned path
+    /// MTUs): with the FIB's own count, `rt_genid_ipv4`.
+    rt_genid: u64,
     icmp_peers: BTreeMap<Ipv4Addr, Peer>,
     redirect_peers: BTreeMap<Ipv4Addr, (u32, Instant)>,
     ip_id: u16,
@@ -165,6 +168,7 @@ impl Stack {
             blocked: BTreeSet::new(),
             mcast: BTreeSet::new(),
             pmtu: BTreeMap::new(),
+            rt_genid: 0,
             icmp_peers: BTreeMap::new(),
             redirect_peers: BTreeMap::new(),
             ip_id: 1,
@@ -336,11 +340,26 @@ impl Stack {
     pub fn set_link(&mut self, dev: usize, up: bool) {
         let idx = self.ifaces[dev].index;
         self.ifaces[dev].up = up;
+        self.rt_cache_flush();
         if !up {
             self.fib.retain(|r| r.dev != Some(idx));
             self.neigh.flush(|n| n.dev == idx);
         }
         self.rebuild_kernel_routes();
+    }
+
+    /// `rt_cache_flush`: routes cached outside the stack (IPVS's per-dest
+    /// routes) are looked up again. Called for every change that can alter a
+    /// route lookup other than the FIB's own (which counts itself): devices
+    /// added, links up or down, MTUs, learned path MTUs.
+    pub fn rt_cache_flush(&mut self) {
+        self.rt_genid += 1;
+    }
+
+    /// Sets a device's MTU (`ip link set dev X mtu N`, `ifconfig X mtu N`).
+    pub fn set_mtu(&mut self, dev: usize, mtu: u32) {
+        self.ifaces[dev].mtu = mtu;
+        self.rt_cache_flush();
     }
 
     /// Creates `tunl0` (loading the `ipip` module): NOARP, MTU 1480, down.
@@ -351,6 +370,7 @@ impl Stack {
         let index = self.ifaces.iter().map(|i| i.index).max().unwrap_or(1) + 1;
         self.ifaces.push(Iface::new(index, "tunl0", IfKind::Ipip, MacAddr::ZERO, None));
         self.sysctl.add_dev("tunl0");
+        self.rt_cache_flush();
         self.ifaces.len() - 1
     }
 
@@ -567,7 +587,7 @@ impl Stack {
         out: &mut Outbox,
     ) {
         match v {
-            HookVerdict::Transmit { dev, next_hop, frame } => match self.ifaces.get(dev.0) {
+            HookVerdict::Transmit { dev, next_hop } => match self.ifaces.get(dev.0) {
                 Some(_) => self.neigh_output(now, dev.0, next_hop, frame, None, hk, out),
                 None => out.note("-", "drop", || format!("IPVS transmit via unknown device {}", dev.0)),
             },
@@ -959,6 +979,7 @@ impl Stack {
     pub fn update_pmtu(&mut self, now: Instant, dst: Ipv4Addr, mtu: u32) -> u32 {
         let mtu = mtu.max(MIN_PMTU);
         self.pmtu.insert(dst, (mtu, now + MTU_EXPIRES));
+        self.rt_cache_flush();
         mtu
     }
 
@@ -982,7 +1003,11 @@ impl Stack {
 impl HookEnv for Stack {
     fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
         let r = self.route_output(dst)?;
-        Some(RouteInfo { dev: DevId(r.dev), gateway: r.gateway, src: r.src, mtu: r.mtu, local: r.local })
+        let expires = self.pmtu.get(&dst).map_or(Instant::MAX, |&(_, e)| if e > self.now { e } else { Instant::MAX });
+        Some(RouteInfo { dev: DevId(r.dev), gateway: r.gateway, src: r.src, mtu: r.mtu, local: r.local, expires })
+    }
+    fn route_genid(&self) -> u64 {
+        self.rt_genid.wrapping_add(self.fib.genid())
     }
     fn is_local(&self, addr: Ipv4Addr) -> bool {
         Stack::is_local(self, addr)
@@ -997,4 +1022,49 @@ pub fn ip_of(frame: &[u8]) -> &[u8] {
 /// `Ipv4` view of a frame built by this stack (always valid).
 pub fn parse_ip(frame: &[u8]) -> Option<Ipv4<'_>> {
     Ipv4::parse(frame.get(ETH_HLEN..)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every change that can alter a route lookup moves `route_genid`, so a route
+    /// IPVS keeps with a dest is looked up again; a learned path MTU also dates
+    /// the answer it is in.
+    #[test]
+    fn route_changes_move_the_generation() {
+        let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        let mut s = Stack::new("dir", &[("eth0".into(), mac)], crate::rng::stream(0, "t"));
+        let rs = Ipv4Addr::new(192, 168, 1, 11);
+        let mut genid = s.route_genid();
+        let mut moved = |s: &Stack, what: &str| {
+            assert_ne!(s.route_genid(), genid, "{what}");
+            genid = s.route_genid();
+        };
+        s.set_link(1, true);
+        moved(&s, "link up");
+        let a = IfAddr {
+            addr: Ipv4Addr::new(192, 168, 1, 1),
+            prefix: 24,
+            label: "eth0".into(),
+            scope: Scope::Global,
+            broadcast: None,
+            secondary: false,
+        };
+        s.add_addr(1, a).unwrap();
+        moved(&s, "address added");
+        assert_eq!(s.route(rs).map(|r| (r.mtu, r.expires)), Some((1500, Instant::MAX)));
+        s.set_mtu(1, 1400);
+        moved(&s, "device MTU");
+        let until = Instant::from_secs(1) + MTU_EXPIRES;
+        s.update_pmtu(Instant::from_secs(1), rs, 1300);
+        moved(&s, "learned path MTU");
+        assert_eq!(s.route(rs).map(|r| (r.mtu, r.expires)), Some((1300, until)));
+        let r = s.fib.routes().iter().find(|r| r.dst == Ipv4Addr::new(192, 168, 1, 0)).unwrap().clone();
+        s.fib.del(|x| *x == r).unwrap();
+        moved(&s, "route deleted");
+        assert!(s.route(rs).is_none());
+        s.set_link(1, false);
+        moved(&s, "link down");
+    }
 }

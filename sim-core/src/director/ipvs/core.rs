@@ -355,6 +355,7 @@ impl Ipvs {
     }
 
     /// `ip_vs_conn_stats`: a new real connection counts on its dest and service.
+    #[inline]
     pub(crate) fn conn_stats(&mut self, idx: u32, svc: u32, now: Instant) {
         let d = self.conns.conn(idx).dest;
         if d != NONE {
@@ -513,7 +514,7 @@ impl Ipvs {
                 || "no destination available; cache_bypass=1 on a fwmark service: routed to its own destination".into(),
             );
             self.set_state(idx, Dir::Input, &frame[ETH_HLEN..], &iph, out);
-            let v = self.xmit(idx, Xmit { hook: meta.hook, icmp: false }, frame, iph, env, out);
+            let v = self.xmit(idx, Xmit { now, hook: meta.hook, icmp: false }, frame, iph, env, out);
             self.conns.arm(idx, now);
             return v;
         }
@@ -741,7 +742,7 @@ impl Ipvs {
         // Step 8: stats, state, transmit, timer.
         self.in_stats(idx, now, iph.len);
         self.set_state(idx, Dir::Input, &frame[ETH_HLEN..], &iph, out);
-        let v = self.xmit(idx, Xmit { hook: meta.hook, icmp: false }, frame, iph, env, out);
+        let v = self.xmit(idx, Xmit { now, hook: meta.hook, icmp: false }, frame, iph, env, out);
         self.conns.arm(idx, now);
         v
     }
@@ -759,6 +760,7 @@ impl Ipvs {
     }
 
     /// `ip_vs_out_hook` (§5.6): `Some` when the packet was handled (or is final).
+    #[inline]
     fn out_hook(
         &mut self,
         now: Instant,
@@ -1004,7 +1006,7 @@ impl Ipvs {
                 m => format!("an ICMP error for a {} connection: forwarded like its packets", m.name()),
             },
         );
-        let v = self.icmp_xmit(idx, meta.hook, frame, iph, emb.hlen, env, out);
+        let v = self.icmp_xmit(now, idx, meta.hook, frame, iph, emb.hlen, env, out);
         if new_cp {
             // ip_vs_conn_put for a connection scheduled from an ICMP error.
             self.conns.arm(idx, now);

@@ -398,6 +398,7 @@ impl Ipvs {
                     stats: Box::new(Stats::new(now)),
                     in_trash: false,
                     idle_start: None,
+                    dst: None,
                 });
                 (self.dests.len() - 1) as u32
             }

@@ -2,6 +2,7 @@
 //! OVERLOAD flag, the active/inactive/persistent counters, and the trash.
 
 use super::stats::Stats;
+use crate::stack::hooks::RouteInfo;
 use crate::time::Instant;
 use std::net::Ipv4Addr;
 
@@ -122,6 +123,20 @@ pub(crate) struct Dest {
     pub in_trash: bool,
     /// `idle_start` of `ip_vs_dest_trash_expire`.
     pub idle_start: Option<Instant>,
+    /// `dest->dest_dst`: the route to the real server, boxed (it is read only
+    /// when forwarding).
+    pub dst: Option<Box<DestDst>>,
+}
+
+/// `struct ip_vs_dest_dst`: a route kept with its dest (`__ip_vs_dst_set`) and
+/// reused while `__ip_vs_dst_check` passes: the stack's route generation is the
+/// one it was looked up under (`dst_cookie`) and no learned path MTU in it has
+/// expired.
+#[derive(Debug, Clone)]
+pub(crate) struct DestDst {
+    pub genid: u64,
+    pub daddr: u32,
+    pub rt: RouteInfo,
 }
 
 impl Dest {

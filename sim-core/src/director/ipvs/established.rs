@@ -82,6 +82,7 @@ impl Ipvs {
         if !dest.available() {
             return Err(None);
         }
+        let svc = dest.svc as usize;
         let fwd = c.fwd();
         if fwd != Fwd::Route && fwd != Fwd::Masq {
             return Err(None);
@@ -93,13 +94,13 @@ impl Ipvs {
         }
         // __ip_vs_get_out_rt for a non-local route: TTL and MTU must pass.
         let (rs, rport) = (c.daddr, c.dport);
-        let rt = env.route(addr(rs)).ok_or(None)?;
+        let rt = self.dest_dst(d, rs, now, env).ok_or(None)?;
         if rt.local || addr(saddr).is_loopback() || ttl <= 1 || (df && len as u32 > rt.mtu) {
             return Err(None);
         }
+        let (dev, gateway) = (rt.dev, rt.gateway);
 
         // ip_vs_in_stats (the dest is available).
-        let svc = dest.svc as usize;
         self.dests[d].stats.add_in(now, len);
         self.services[svc].stats.add_in(now, len);
         // The state's timeout, taken on every packet.
@@ -111,12 +112,12 @@ impl Ipvs {
         rewrite::dec_ttl(ip);
         let next_hop = if fwd == Fwd::Masq {
             dnat(ip, rs, rport);
-            rt.gateway.unwrap_or(addr(rs))
+            gateway.unwrap_or(addr(rs))
         } else {
             addr(rs)
         };
         // ip_vs_conn_put.
         self.conns.arm(idx, now);
-        Ok(HookVerdict::Transmit { dev: rt.dev, next_hop, frame: std::mem::take(frame) })
+        Ok(HookVerdict::Transmit { dev, next_hop })
     }
 }

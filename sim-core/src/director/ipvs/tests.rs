@@ -25,13 +25,27 @@ impl HookEnv for Env {
     fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
         let o = dst.octets();
         if self.is_local(dst) {
-            return Some(RouteInfo { dev: DevId(0), gateway: None, src: dst, mtu: 65536, local: true });
+            return Some(RouteInfo {
+                dev: DevId(0),
+                gateway: None,
+                src: dst,
+                mtu: 65536,
+                local: true,
+                expires: Instant::MAX,
+            });
         }
         if o[0] == 172 && o[1] == 31 {
             return None;
         }
         if o[..3] == [192, 168, 1] {
-            return Some(RouteInfo { dev: DevId(2), gateway: None, src: DIP, mtu: self.mtu, local: false });
+            return Some(RouteInfo {
+                dev: DevId(2),
+                gateway: None,
+                src: DIP,
+                mtu: self.mtu,
+                local: false,
+                expires: Instant::MAX,
+            });
         }
         Some(RouteInfo {
             dev: DevId(1),
@@ -39,7 +53,12 @@ impl HookEnv for Env {
             src: Ipv4Addr::new(10, 0, 0, 2),
             mtu: 1500,
             local: false,
+            expires: Instant::MAX,
         })
+    }
+    /// Routes change only with the MTU given.
+    fn route_genid(&self) -> u64 {
+        u64::from(self.mtu)
     }
     fn is_local(&self, a: Ipv4Addr) -> bool {
         a == VIP || a == DIP || a.is_loopback() || a == Ipv4Addr::new(10, 0, 0, 2)
@@ -86,9 +105,9 @@ fn t(ms: u64) -> Instant {
 }
 
 /// The transmitted frame, its device and next hop.
-fn tx(r: HookVerdict) -> (DevId, Ipv4Addr, Vec<u8>) {
+fn tx((r, frame): (HookVerdict, Vec<u8>)) -> (DevId, Ipv4Addr, Vec<u8>) {
     match r {
-        HookVerdict::Transmit { dev, next_hop, frame } => (dev, next_hop, frame),
+        HookVerdict::Transmit { dev, next_hop } => (dev, next_hop, frame),
         other => panic!("expected Transmit, got {other:?}"),
     }
 }
@@ -113,8 +132,7 @@ fn nat_trace_matches_reference() {
     let c = (CLIENT, 40000);
     let rs = (RS1, 8080);
     // 1. In SYN: DNAT to the real server; SYN_RECV 60 s, A1 I0.
-    let (r, _) = feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""));
-    let (dev, nh, f) = tx(r);
+    let (dev, nh, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     assert_eq!((dev, nh), (DevId(2), RS1));
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     assert!(ip.l4_checksum_ok());
@@ -158,8 +176,7 @@ fn dr_trace_matches_reference() {
     adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
     let c = (CLIENT, 40000);
-    let (r, _) = feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""));
-    let (dev, nh, f) = tx(r);
+    let (dev, nh, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     assert_eq!((dev, nh), (DevId(2), RS1), "DR: the real server is the next hop");
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     assert_eq!((ip.src, ip.dst, ip.ttl), (CLIENT, VIP, 63), "DR: IP unchanged but for TTL−1");
@@ -192,8 +209,7 @@ fn tunnel_outer_header_and_frag_needed() {
         h
     });
     f[ETH_HLEN + 10..ETH_HLEN + 12].copy_from_slice(&c.to_be_bytes());
-    let (r, _) = feed(&mut v, t(0), HookPoint::LocalIn, f.clone());
-    let (dev, nh, g) = tx(r);
+    let (dev, nh, g) = tx(feed(&mut v, t(0), HookPoint::LocalIn, f.clone()));
     assert_eq!((dev, nh), (DevId(2), RS1));
     let outer = Ipv4::parse(&g[ETH_HLEN..]).unwrap();
     assert_eq!((outer.src, outer.dst, outer.proto), (DIP, RS1, IPPROTO_IPIP));
@@ -212,15 +228,62 @@ fn tunnel_outer_header_and_frag_needed() {
         &h,
         &L4::Tcp { sport: 40002, dport: 80, seq: 1, ack: 0, flags: TCP_SYN, window: 1, mss: None, payload: b"" },
     );
-    let (_, _, g) = tx(feed(&mut v, t(2), HookPoint::LocalIn, nodf).0);
+    let (_, _, g) = tx(feed(&mut v, t(2), HookPoint::LocalIn, nodf));
     let outer = Ipv4::parse(&g[ETH_HLEN..]).unwrap();
     assert!(!outer.df);
     assert_ne!(outer.id, 0);
     // pmtu_disc=0: no FRAG_NEEDED, no DF copied (the stack fragments).
     v.sysctl.pmtu_disc = 0;
     let big = tcp_frame((CLIENT, 40003), (VIP, 80), TCP_SYN, &[0u8; 1441]);
-    let (_, _, g) = tx(feed(&mut v, t(3), HookPoint::LocalIn, big).0);
+    let (_, _, g) = tx(feed(&mut v, t(3), HookPoint::LocalIn, big));
     assert!(!Ipv4::parse(&g[ETH_HLEN..]).unwrap().df);
+}
+
+/// The route to a real server is kept with its dest (`dest_dst`) and looked up
+/// again when the stack's routes change (`rt_genid`) or a learned path MTU in it
+/// expires; each verdict is the one a fresh lookup gives (debug builds also
+/// compare every kept route with a lookup).
+#[test]
+fn a_kept_route_follows_route_changes_and_pmtu_expiry() {
+    struct Moving {
+        mtu: u32,
+        genid: u64,
+        expires: Instant,
+    }
+    impl HookEnv for Moving {
+        fn route(&self, dst: Ipv4Addr) -> Option<RouteInfo> {
+            let (mtu, expires) = (self.mtu, self.expires);
+            let rt = Env { mtu }.route(dst)?;
+            Some(if rt.local { rt } else { RouteInfo { mtu, expires, ..rt } })
+        }
+        fn route_genid(&self) -> u64 {
+            self.genid
+        }
+        fn is_local(&self, a: Ipv4Addr) -> bool {
+            Env { mtu: self.mtu }.is_local(a)
+        }
+    }
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
+    let c = (CLIENT, 40000);
+    let mut send = |now: Instant, env: Moving, flags: u8| {
+        let mut f = tcp_frame(c, (VIP, 80), flags, &[0u8; 1360]);
+        v.hook(now, meta(HookPoint::LocalIn), &mut f, &env, &mut Outbox::new(false))
+    };
+    let frag = |mtu| HookVerdict::IcmpError { typ: 3, code: 4, info: mtu };
+    let fwd = HookVerdict::Transmit { dev: DevId(2), next_hop: RS1 };
+    // 1400 bytes with DF: the route's MTU 1500 lets them through, and is kept.
+    assert_eq!(send(t(0), Moving { mtu: 1500, genid: 1, expires: Instant::MAX }, TCP_SYN), fwd);
+    assert_eq!(send(t(1), Moving { mtu: 1500, genid: 1, expires: Instant::MAX }, TCP_ACK), fwd);
+    // `ip link set eth2 mtu 1300`: a new generation, so a new lookup.
+    assert_eq!(send(t(2), Moving { mtu: 1300, genid: 2, expires: Instant::MAX }, TCP_ACK), frag(1300));
+    // A learned path MTU 1280 until 10 s, then back to the device's 1500 with no
+    // change of generation (a PMTU entry expiring is not a reconfiguration).
+    let learned = || Moving { mtu: 1280, genid: 3, expires: t(10_000) };
+    assert_eq!(send(t(3), learned(), TCP_ACK), frag(1280));
+    assert_eq!(send(t(9_999), learned(), TCP_ACK), frag(1280));
+    assert_eq!(send(t(10_000), Moving { mtu: 1500, genid: 3, expires: Instant::MAX }, TCP_ACK), fwd);
 }
 
 #[test]
@@ -308,7 +371,7 @@ fn deleted_dest_drops_until_expire_nodest_conn() {
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.12 -g");
     let c = (CLIENT, 6000);
-    let (_, _, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0);
+    let (_, _, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     let first = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     assert_eq!(first.dst, VIP);
     // rr: the list is .12, .11; the first pick is .12.
@@ -320,7 +383,7 @@ fn deleted_dest_drops_until_expire_nodest_conn() {
     v.sysctl.expire_nodest_conn = 1;
     assert_eq!(feed(&mut v, t(3), HookPoint::LocalIn, ack).0, HookVerdict::Accept, "expired; an ACK is not scheduled");
     assert_eq!(v.conn_count(), 0);
-    let (_, nh, _) = tx(feed(&mut v, t(4), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0);
+    let (_, nh, _) = tx(feed(&mut v, t(4), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     assert_eq!(nh, RS1, "a SYN is scheduled to a remaining server");
     // Deleting with expire_nodest_conn=1 flushes at once.
     adm(&mut v, t(5), "ipvsadm -d -t 10.0.0.1:80 -r 192.168.1.11");
@@ -335,27 +398,27 @@ fn conn_reuse_reschedules_time_wait() {
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -m");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.12 -m");
     let c = (CLIENT, 7000);
-    let (_, nh1, _) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0);
+    let (_, nh1, _) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     feed(&mut v, t(1), HookPoint::Forward, tcp_frame((nh1, 80), c, TCP_SYN | TCP_ACK, b""));
     feed(&mut v, t(2), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_ACK, b""));
     feed(&mut v, t(3), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_FIN | TCP_ACK, b""));
     feed(&mut v, t(4), HookPoint::Forward, tcp_frame((nh1, 80), c, TCP_FIN | TCP_ACK, b""));
     assert_eq!(conn_state(&v, t(4)).0, "TIME_WAIT");
     // The same 4-tuple again: rescheduled, so rr moves to the other server.
-    let (_, nh2, _) = tx(feed(&mut v, t(5), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0);
+    let (_, nh2, _) = tx(feed(&mut v, t(5), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     assert_ne!(nh1, nh2);
     assert_eq!(v.conn_count(), 1);
     // conn_reuse_mode=0: the SYN rides the old entry.
     v.sysctl.conn_reuse_mode = 0;
     feed(&mut v, t(6), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_FIN | TCP_ACK, b""));
     feed(&mut v, t(7), HookPoint::Forward, tcp_frame((nh2, 80), c, TCP_FIN | TCP_ACK, b""));
-    let (_, nh3, _) = tx(feed(&mut v, t(8), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0);
+    let (_, nh3, _) = tx(feed(&mut v, t(8), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     assert_eq!(nh3, nh2);
     // conntrack=1: the old conntrack is in use, the SYN is dropped.
     v.sysctl.conn_reuse_mode = 1;
     v.sysctl.conntrack = 1;
     let c2 = (CLIENT, 7001);
-    tx(feed(&mut v, t(9), HookPoint::LocalIn, tcp_frame(c2, (VIP, 80), TCP_SYN, b"")).0);
+    tx(feed(&mut v, t(9), HookPoint::LocalIn, tcp_frame(c2, (VIP, 80), TCP_SYN, b"")));
     feed(&mut v, t(10), HookPoint::LocalIn, tcp_frame(c2, (VIP, 80), TCP_RST, b""));
     feed(&mut v, t(10), HookPoint::LocalIn, tcp_frame(c2, (VIP, 80), 0, b""));
     let e = v.conn_entries(t(10)).into_iter().find(|e| e.cport == 7001).unwrap();
@@ -371,7 +434,7 @@ fn persistence_templates() {
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.12 -g");
     let pick = |v: &mut Ipvs, ms, c: (Ipv4Addr, u16)| {
-        tx(feed(v, t(ms), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1
+        tx(feed(v, t(ms), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""))).1
     };
     let a = pick(&mut v, 0, (CLIENT, 1000));
     // Same client, same /24: the template wins over rr.
@@ -446,8 +509,8 @@ fn one_packet_scheduling() {
     adm(&mut v, t(0), "ipvsadm -A -u 10.0.0.1:53 -s rr -o");
     adm(&mut v, t(0), "ipvsadm -a -u 10.0.0.1:53 -r 192.168.1.11 -g");
     adm(&mut v, t(0), "ipvsadm -a -u 10.0.0.1:53 -r 192.168.1.12 -g");
-    let a = tx(feed(&mut v, t(0), HookPoint::LocalIn, udp_frame((CLIENT, 4000), (VIP, 53), b"1")).0).1;
-    let b = tx(feed(&mut v, t(0), HookPoint::LocalIn, udp_frame((CLIENT, 4000), (VIP, 53), b"2")).0).1;
+    let a = tx(feed(&mut v, t(0), HookPoint::LocalIn, udp_frame((CLIENT, 4000), (VIP, 53), b"1"))).1;
+    let b = tx(feed(&mut v, t(0), HookPoint::LocalIn, udp_frame((CLIENT, 4000), (VIP, 53), b"2"))).1;
     assert_ne!(a, b, "each datagram is scheduled on its own");
     let mut out = Outbox::new(false);
     v.on_timer(t(0), &mut out);
@@ -467,7 +530,7 @@ fn icmp_errors_are_translated() {
     let quote = &reply[ETH_HLEN..ETH_HLEN + 28];
     let h = IpHdr::new(Ipv4Addr::new(10, 0, 0, 254), VIP, IPPROTO_ICMP);
     let icmp = build(&h, &L4::Icmp { typ: 3, code: 4, rest: [0, 0, 5, 0xdc], payload: quote });
-    let (_, nh, f) = tx(feed(&mut v, t(1), HookPoint::LocalIn, icmp).0);
+    let (_, nh, f) = tx(feed(&mut v, t(1), HookPoint::LocalIn, icmp));
     assert_eq!(nh, RS1);
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     assert_eq!(ip.dst, RS1);
@@ -491,7 +554,7 @@ fn tunnel_frag_needed_is_relayed_to_the_client() {
     let mut v = ipvs();
     adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -i");
-    let (_, _, enc) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame((CLIENT, 40000), (VIP, 80), TCP_SYN, b"")).0);
+    let (_, _, enc) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame((CLIENT, 40000), (VIP, 80), TCP_SYN, b"")));
     // A router between director and RS: our IPIP packet needs MTU 1400.
     let quote = &enc[ETH_HLEN..ETH_HLEN + 48];
     let h = IpHdr::new(Ipv4Addr::new(192, 168, 1, 254), DIP, IPPROTO_ICMP);
@@ -509,7 +572,7 @@ fn fullnat_both_directions() {
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11:8080 -b");
     adm(&mut v, t(0), "ipvsadm -P -t 10.0.0.1:80 -z 192.168.1.1");
     let c = (CLIENT, 40000);
-    let (_, nh, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0);
+    let (_, nh, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
     assert_eq!(nh, RS1);
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     let tcp = Tcp::parse(ip.payload).unwrap();
@@ -517,14 +580,14 @@ fn fullnat_both_directions() {
     assert_eq!((ip.src, tcp.sport, ip.dst, tcp.dport), (DIP, 1024, RS1, 8080));
     // The reply comes to the local address and goes back to the client.
     let (dev, nh, f) =
-        tx(feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame((RS1, 8080), (DIP, 1024), TCP_SYN | TCP_ACK, b"")).0);
+        tx(feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame((RS1, 8080), (DIP, 1024), TCP_SYN | TCP_ACK, b"")));
     assert_eq!((dev, nh), (DevId(1), Ipv4Addr::new(10, 0, 0, 254)));
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     let tcp = Tcp::parse(ip.payload).unwrap();
     assert!(ip.l4_checksum_ok());
     assert_eq!((ip.src, tcp.sport, ip.dst, tcp.dport), (VIP, 80, CLIENT, 40000));
     // A second client gets the next local port.
-    let (_, _, f) = tx(feed(&mut v, t(2), HookPoint::LocalIn, tcp_frame((CLIENT, 40001), (VIP, 80), TCP_SYN, b"")).0);
+    let (_, _, f) = tx(feed(&mut v, t(2), HookPoint::LocalIn, tcp_frame((CLIENT, 40001), (VIP, 80), TCP_SYN, b"")));
     assert_eq!(Tcp::parse(Ipv4::parse(&f[ETH_HLEN..]).unwrap().payload).unwrap().sport, 1025);
     let s = adm(&mut v, t(3), "ipvsadm -Ln");
     let line = format!("  -> {:<28} {:<7} {:<6} {:<10} {:<10}\n", "192.168.1.11:8080", "FullNat", 1, 2, 0);
@@ -543,7 +606,7 @@ fn cache_bypass_routes_to_the_original_destination() {
     let mut f = tcp_frame((CLIENT, 1000), (Ipv4Addr::new(8, 8, 8, 8), 80), TCP_SYN, b"");
     let m = PacketMeta { hook: HookPoint::LocalIn, in_dev: Some(0), mark: 1 };
     let r = v.hook(t(0), m, &mut f, &Env { mtu: 1500 }, &mut Outbox::new(false));
-    let (dev, nh, g) = tx(r);
+    let (dev, nh, g) = tx((r, f));
     assert_eq!((dev, nh), (DevId(1), Ipv4Addr::new(10, 0, 0, 254)));
     assert_eq!(Ipv4::parse(&g[ETH_HLEN..]).unwrap().dst, Ipv4Addr::new(8, 8, 8, 8));
     let e = &v.conn_entries(t(0))[0];
@@ -556,7 +619,7 @@ fn udp_entries_and_replies() {
     adm(&mut v, t(0), "ipvsadm -A -u 10.0.0.1:53 -s rr");
     adm(&mut v, t(0), "ipvsadm -a -u 10.0.0.1:53 -r 192.168.1.12 -m");
     let c = (CLIENT, 40000);
-    let (_, _, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, udp_frame(c, (VIP, 53), b"query")).0);
+    let (_, _, f) = tx(feed(&mut v, t(0), HookPoint::LocalIn, udp_frame(c, (VIP, 53), b"query")));
     let ip = Ipv4::parse(&f[ETH_HLEN..]).unwrap();
     assert!(ip.l4_checksum_ok());
     assert_eq!(Udp::parse(ip.payload).unwrap().dport, 53);
@@ -823,7 +886,7 @@ fn director_connecting_to_its_own_vip() {
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -m");
     // LOCAL_OUT: from the director's own address to the VIP.
     let me = (Ipv4Addr::new(10, 0, 0, 2), 33000);
-    let (_, nh, f) = tx(feed(&mut v, t(0), HookPoint::LocalOut, tcp_frame(me, (VIP, 80), TCP_SYN, b"")).0);
+    let (_, nh, f) = tx(feed(&mut v, t(0), HookPoint::LocalOut, tcp_frame(me, (VIP, 80), TCP_SYN, b"")));
     assert_eq!((nh, Ipv4::parse(&f[ETH_HLEN..]).unwrap().dst), (RS1, RS1));
     // The reply arrives at LOCAL_IN for the director and is un-NATed before delivery.
     let (r, f) = feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame((RS1, 80), me, TCP_SYN | TCP_ACK, b""));
@@ -880,7 +943,7 @@ fn schedule_icmp_and_nat_icmp_send() {
         build(&h, &L4::Icmp { typ: 3, code: 4, rest: [0, 0, 5, 0xdc], payload: &reply[ETH_HLEN..ETH_HLEN + 28] });
     assert_eq!(feed(&mut v, t(0), HookPoint::LocalIn, icmp.clone()).0, HookVerdict::Accept, "schedule_icmp=0");
     v.sysctl.schedule_icmp = 1;
-    let (_, nh, _) = tx(feed(&mut v, t(1), HookPoint::LocalIn, icmp).0);
+    let (_, nh, _) = tx(feed(&mut v, t(1), HookPoint::LocalIn, icmp));
     assert_eq!(nh, RS1, "scheduled from the embedded header and forwarded like its connection");
     assert_eq!(v.conn_count(), 1);
     let mut out = Outbox::new(false);
@@ -929,15 +992,15 @@ fn syn_to_a_quiesced_server_reschedules_with_expire_nodest_conn() {
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11 -g");
     adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.12 -g");
     let c = (CLIENT, 9000);
-    let first = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1;
+    let first = tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""))).1;
     feed(&mut v, t(1), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_ACK, b""));
     adm(&mut v, t(2), &format!("ipvsadm -e -t 10.0.0.1:80 -r {first} -g -w 0"));
     v.sysctl.conn_reuse_mode = 0;
     // Default: the SYN follows the ESTABLISHED entry to the quiesced server.
-    assert_eq!(tx(feed(&mut v, t(3), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1, first);
+    assert_eq!(tx(feed(&mut v, t(3), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""))).1, first);
     // expire_nodest_conn=1 reschedules it, whatever conn_reuse_mode says.
     v.sysctl.expire_nodest_conn = 1;
-    let other = tx(feed(&mut v, t(4), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")).0).1;
+    let other = tx(feed(&mut v, t(4), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b""))).1;
     assert_ne!(other, first);
     v.check_counters().unwrap();
 }

@@ -5,9 +5,9 @@
 //! incremental updates the kernel uses.
 
 use super::Ipvs;
-use super::conn::ip as addr;
+use super::conn::{NONE, ip as addr};
 use super::core::{Iph, ap, ip_fmt};
-use super::dest::Fwd;
+use super::dest::{DestDst, Fwd};
 use crate::node::Outbox;
 use crate::stack::hooks::{HookEnv, HookPoint, HookVerdict, RouteInfo};
 use crate::time::Instant;
@@ -23,6 +23,7 @@ const RT_TUNNEL: u8 = 0x10;
 /// How a packet reaches the transmitters.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Xmit {
+    pub now: Instant,
     /// The hook the packet is at (for the local/non-local checks).
     pub hook: HookPoint,
     /// The packet is an ICMP error being forwarded (no MTU check).
@@ -114,6 +115,22 @@ fn ecn_encapsulate(tos: u8) -> u8 {
 }
 
 impl Ipvs {
+    /// The route to `daddr` through dest `d`: its `dest_dst` while that is still
+    /// good (`__ip_vs_dst_check`), else a fresh lookup kept for the next packet
+    /// (`do_output_route4` + `__ip_vs_dst_set`).
+    #[inline]
+    pub(crate) fn dest_dst(&mut self, d: usize, daddr: u32, now: Instant, env: &dyn HookEnv) -> Option<&RouteInfo> {
+        let genid = env.route_genid();
+        let dest = self.dests.get_mut(d)?;
+        match &dest.dst {
+            Some(dd) if dd.genid == genid && dd.daddr == daddr && now < dd.rt.expires => {
+                debug_assert_eq!(Some(&dd.rt), env.route(addr(daddr)).as_ref(), "a kept route is what a lookup gives");
+            }
+            _ => dest.dst = Some(Box::new(DestDst { genid, daddr, rt: env.route(addr(daddr))? })),
+        }
+        dest.dst.as_deref().map(|dd| &dd.rt)
+    }
+
     /// `__ip_vs_get_out_rt` (§6.1): route to `daddr`, refuse crossing the
     /// local/non-local boundary, decrement the TTL (Time Exceeded at ≤ 1), and check
     /// DF against the (tunnel) MTU (Fragmentation Needed).
@@ -123,12 +140,17 @@ impl Ipvs {
         frame: &mut [u8],
         iph: &Iph,
         daddr: u32,
+        dest: u32,
         mode: u8,
         x: Xmit,
         env: &dyn HookEnv,
         out: &mut Outbox,
     ) -> Result<Rt, HookVerdict> {
-        let Some(rt) = env.route(addr(daddr)) else {
+        let rt = match dest {
+            NONE => env.route(addr(daddr)),
+            d => self.dest_dst(d as usize, daddr, x.now, env).copied(),
+        };
+        let Some(rt) = rt else {
             out.note_with(
                 "-",
                 "ipvs",
@@ -225,11 +247,12 @@ impl Ipvs {
     ) -> HookVerdict {
         frame.truncate(ETH_HLEN + iph.len);
         let c = self.conns.conn(idx);
-        let (daddr, dport, fwd) = (c.daddr, c.dport, c.fwd());
+        let (daddr, dport, fwd, dest) = (c.daddr, c.dport, c.fwd(), c.dest);
         match fwd {
             // ip_vs_nat_xmit
             Fwd::Masq => {
-                let rt = match self.get_out_rt(frame, &iph, daddr, RT_LOCAL | RT_NON_LOCAL | RT_RDR, x, env, out) {
+                let rt = match self.get_out_rt(frame, &iph, daddr, dest, RT_LOCAL | RT_NON_LOCAL | RT_RDR, x, env, out)
+                {
                     Ok(r) => r,
                     Err(v) => return v,
                 };
@@ -241,26 +264,24 @@ impl Ipvs {
                     Rt::Local => HookVerdict::LocalDeliver,
                     Rt::Out(rt) => {
                         let next_hop = rt.gateway.unwrap_or(addr(daddr));
-                        HookVerdict::Transmit { dev: rt.dev, next_hop, frame: std::mem::take(frame) }
+                        HookVerdict::Transmit { dev: rt.dev, next_hop }
                     }
                 }
             }
             // ip_vs_dr_xmit: KNOWN_NH, the real server is the next hop; IP unchanged.
-            Fwd::Route => match self.get_out_rt(frame, &iph, daddr, RT_LOCAL | RT_NON_LOCAL, x, env, out) {
+            Fwd::Route => match self.get_out_rt(frame, &iph, daddr, dest, RT_LOCAL | RT_NON_LOCAL, x, env, out) {
                 Ok(Rt::Local) => HookVerdict::LocalDeliver,
-                Ok(Rt::Out(rt)) => {
-                    HookVerdict::Transmit { dev: rt.dev, next_hop: addr(daddr), frame: std::mem::take(frame) }
-                }
+                Ok(Rt::Out(rt)) => HookVerdict::Transmit { dev: rt.dev, next_hop: addr(daddr) },
                 Err(v) => v,
             },
-            Fwd::Tunnel => self.tunnel_xmit(daddr, x, frame, iph, env, out),
+            Fwd::Tunnel => self.tunnel_xmit(daddr, dest, x, frame, iph, env, out),
             // ip_vs_null_xmit
             Fwd::Local => HookVerdict::LocalDeliver,
             // ip_vs_bypass_xmit: to the packet's own destination, unchanged.
-            Fwd::Bypass => match self.get_out_rt(frame, &iph, iph.daddr, RT_NON_LOCAL, x, env, out) {
+            Fwd::Bypass => match self.get_out_rt(frame, &iph, iph.daddr, NONE, RT_NON_LOCAL, x, env, out) {
                 Ok(Rt::Out(rt)) => {
                     let next_hop = rt.gateway.unwrap_or(addr(iph.daddr));
-                    HookVerdict::Transmit { dev: rt.dev, next_hop, frame: std::mem::take(frame) }
+                    HookVerdict::Transmit { dev: rt.dev, next_hop }
                 }
                 Ok(Rt::Local) => HookVerdict::Drop,
                 Err(v) => v,
@@ -271,16 +292,18 @@ impl Ipvs {
 
     /// `ip_vs_tunnel_xmit` (IPIP, §6.4): route with the tunnel MTU, then prepend
     /// an outer header from the route's source to the real server.
+    #[allow(clippy::too_many_arguments)]
     fn tunnel_xmit(
         &mut self,
         daddr: u32,
+        dest: u32,
         x: Xmit,
-        frame: &mut [u8],
+        frame: &mut Vec<u8>,
         iph: Iph,
         env: &dyn HookEnv,
         out: &mut Outbox,
     ) -> HookVerdict {
-        let rt = match self.get_out_rt(frame, &iph, daddr, RT_LOCAL | RT_NON_LOCAL | RT_TUNNEL, x, env, out) {
+        let rt = match self.get_out_rt(frame, &iph, daddr, dest, RT_LOCAL | RT_NON_LOCAL | RT_TUNNEL, x, env, out) {
             Ok(Rt::Local) => return HookVerdict::LocalDeliver,
             Ok(Rt::Out(rt)) => rt,
             Err(v) => return v,
@@ -305,11 +328,12 @@ impl Ipvs {
         outer[12..16].copy_from_slice(&rt.src.octets());
         outer[16..20].copy_from_slice(&daddr.to_be_bytes());
         ip_send_check(&mut outer, 20);
-        let mut f = Vec::with_capacity(frame.len() + 20);
-        f.extend_from_slice(&frame[..ETH_HLEN]);
-        f.extend_from_slice(&outer);
-        f.extend_from_slice(&frame[ETH_HLEN..]);
-        HookVerdict::Transmit { dev: rt.dev, next_hop: rt.gateway.unwrap_or(addr(daddr)), frame: f }
+        // The inner packet moves 20 bytes along; the outer header goes before it.
+        let end = frame.len();
+        frame.resize(end + 20, 0);
+        frame.copy_within(ETH_HLEN..end, ETH_HLEN + 20);
+        frame[ETH_HLEN..ETH_HLEN + 20].copy_from_slice(&outer);
+        HookVerdict::Transmit { dev: rt.dev, next_hop: rt.gateway.unwrap_or(addr(daddr)) }
     }
 
     /// `ip_vs_icmp_xmit`: NAT connections get the error translated towards the real
@@ -317,6 +341,7 @@ impl Ipvs {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn icmp_xmit(
         &mut self,
+        now: Instant,
         idx: u32,
         hook: HookPoint,
         frame: &mut Vec<u8>,
@@ -325,15 +350,15 @@ impl Ipvs {
         env: &dyn HookEnv,
         out: &mut Outbox,
     ) -> HookVerdict {
-        let x = Xmit { hook, icmp: true };
+        let x = Xmit { now, hook, icmp: true };
         let c = self.conns.conn(idx);
         if c.fwd() != Fwd::Masq {
             return self.xmit(idx, x, frame, iph, env, out);
         }
-        let (daddr, dport) = (c.daddr, c.dport);
+        let (daddr, dport, dest) = (c.daddr, c.dport, c.dest);
         frame.truncate(ETH_HLEN + iph.len);
         let mode = if hook != HookPoint::Forward { RT_LOCAL | RT_NON_LOCAL | RT_RDR } else { RT_NON_LOCAL };
-        let rt = match self.get_out_rt(frame, &iph, daddr, mode, x, env, out) {
+        let rt = match self.get_out_rt(frame, &iph, daddr, dest, mode, x, env, out) {
             Ok(r) => r,
             Err(v) => return v,
         };
@@ -345,7 +370,7 @@ impl Ipvs {
             Rt::Local => HookVerdict::LocalDeliver,
             Rt::Out(rt) => {
                 let next_hop = rt.gateway.unwrap_or(addr(daddr));
-                HookVerdict::Transmit { dev: rt.dev, next_hop, frame: std::mem::take(frame) }
+                HookVerdict::Transmit { dev: rt.dev, next_hop }
             }
         }
     }
@@ -356,13 +381,13 @@ impl Ipvs {
         &mut self,
         idx: u32,
         x: Xmit,
-        frame: &mut Vec<u8>,
+        frame: &mut [u8],
         iph: Iph,
         env: &dyn HookEnv,
         out: &mut Outbox,
     ) -> HookVerdict {
-        let daddr = self.conns.conn(idx).daddr;
-        let rt = match self.get_out_rt(frame, &iph, daddr, RT_NON_LOCAL, x, env, out) {
+        let (daddr, dest) = (self.conns.conn(idx).daddr, self.conns.conn(idx).dest);
+        let rt = match self.get_out_rt(frame, &iph, daddr, dest, RT_NON_LOCAL, x, env, out) {
             Ok(Rt::Out(rt)) => rt,
             Ok(Rt::Local) => return HookVerdict::Drop,
             Err(v) => return v,
@@ -376,7 +401,7 @@ impl Ipvs {
         rewrite::set_src(ip, addr(c.laddr));
         dnat(ip, c.daddr, c.dport);
         let next_hop = rt.gateway.unwrap_or(addr(daddr));
-        HookVerdict::Transmit { dev: rt.dev, next_hop, frame: std::mem::take(frame) }
+        HookVerdict::Transmit { dev: rt.dev, next_hop }
     }
 
     /// FULLNAT reply (Alibaba's `ip_vs_fnat_response_xmit`): a real server's answer
@@ -397,8 +422,8 @@ impl Ipvs {
         self.out_stats(idx, now, iph.len);
         self.set_state(idx, super::proto_tcp::Dir::Output, &frame[ETH_HLEN..], &iph, out);
         self.conns.arm(idx, now);
-        let x = Xmit { hook: meta.hook, icmp: false };
-        let rt = match self.get_out_rt(frame, &iph, c.caddr, RT_NON_LOCAL, x, env, out) {
+        let x = Xmit { now, hook: meta.hook, icmp: false };
+        let rt = match self.get_out_rt(frame, &iph, c.caddr, NONE, RT_NON_LOCAL, x, env, out) {
             Ok(Rt::Out(rt)) => rt,
             Ok(Rt::Local) => return HookVerdict::Drop,
             Err(v) => return v,
@@ -414,7 +439,7 @@ impl Ipvs {
             || format!("translated back to {} -> {}", ap(c.vaddr, c.vport), ap(c.caddr, c.cport)),
         );
         let next_hop = rt.gateway.unwrap_or(addr(c.caddr));
-        HookVerdict::Transmit { dev: rt.dev, next_hop, frame: std::mem::take(frame) }
+        HookVerdict::Transmit { dev: rt.dev, next_hop }
     }
 }
 

@@ -258,6 +258,7 @@ pub(crate) mod testutil {
             stats: Box::default(),
             in_trash: false,
             idle_start: None,
+            dst: None,
         }
     }
 

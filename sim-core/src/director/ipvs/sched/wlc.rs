@@ -20,8 +20,9 @@ pub(crate) struct Wlc {
     /// Each dest's position in the list, by dest index (NONE: not in it).
     pos: Vec<u32>,
     /// Nodes 1.. of a complete binary tree whose leaves, from `leaves` on, are the
-    /// list positions; each node holds the dest that wins its range.
-    tree: Vec<Node>,
+    /// list positions; each node holds the dest that wins its range. Stored by
+    /// sibling pairs (node `i` is `tree[i / 2][i % 2]`): a level up is one read.
+    tree: Vec<[Node; 2]>,
     leaves: usize,
     /// List positions whose dest changed since the last pick, and a flag per
     /// position: the tree catches up when it is next read.
@@ -61,15 +62,17 @@ impl Wlc {
     fn rebuild(&mut self, d: &DestList) {
         self.leaves = d.order.len().next_power_of_two();
         self.tree.clear();
-        self.tree.resize(2 * self.leaves, EMPTY);
+        self.tree.resize(self.leaves, [EMPTY; 2]);
         self.pos.clear();
         self.pos.resize(d.all.len(), NONE);
         for (p, &id) in d.order.iter().enumerate() {
             self.pos[id as usize] = p as u32;
-            self.tree[self.leaves + p] = leaf(d.all, id);
+            let i = self.leaves + p;
+            self.tree[i / 2][i % 2] = leaf(d.all, id);
         }
         for i in (1..self.leaves).rev() {
-            self.tree[i] = winner(self.tree[2 * i], self.tree[2 * i + 1]);
+            let [a, b] = self.tree[i];
+            self.tree[i / 2][i % 2] = winner(a, b);
         }
         self.dirty.clear();
         self.is_dirty.clear();
@@ -84,14 +87,16 @@ impl Wlc {
             let p = p as usize;
             self.is_dirty[p] = false;
             let mut i = self.leaves + p;
-            self.tree[i] = leaf(all, order[p]);
+            let mut pair = &mut self.tree[i / 2];
+            pair[i % 2] = leaf(all, order[p]);
             while i > 1 {
-                let w = winner(self.tree[i & !1], self.tree[i | 1]);
+                let w = winner(pair[0], pair[1]);
                 i /= 2;
-                if self.tree[i] == w {
+                pair = &mut self.tree[i / 2];
+                if pair[i % 2] == w {
                     break;
                 }
-                self.tree[i] = w;
+                pair[i % 2] = w;
             }
         }
     }
@@ -131,7 +136,7 @@ impl Scheduler for Wlc {
         } else {
             self.catch_up(d.all, d.order);
         }
-        let root = self.tree[1].id;
+        let root = self.tree[0][1].id;
         let pick = (root != NONE).then_some(root);
         debug_assert_eq!(pick, wlc_pick(d, |x| x.overhead()), "wlc's tree disagrees with the kernel's walk");
         pick.map(|dest| Pick { dest, why: Why::Least })
