@@ -99,17 +99,21 @@ struct Tx {
     last: (u64, u64, u64),
 }
 
-/// A link between two endpoints (`0` and `1`).
+/// A link between two endpoints (`0` and `1`). In declaration order, what every
+/// frame reads first: the state and parameters, then each side's transmitter.
+#[repr(C)]
 pub struct Link {
-    pub params: LinkParams,
     pub up: bool,
+    pub params: LinkParams,
     tx: [Tx; 2],
-    rng: Stream,
+    /// Boxed: read only for lossy links, it would push the rest of the link
+    /// (read on every frame) over more cache lines.
+    rng: Box<Stream>,
 }
 
 impl Link {
     pub fn new(params: LinkParams, rng: Stream) -> Self {
-        Link { params, up: true, tx: Default::default(), rng }
+        Link { params, up: true, tx: Default::default(), rng: Box::new(rng) }
     }
 
     /// Sends `len` bytes from side `from` at `now`; returns the arrival time at the

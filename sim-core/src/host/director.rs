@@ -511,8 +511,8 @@ impl Machine {
                             let index = self.stack.ifaces.iter().map(|i| i.index).max().unwrap_or(1) + 1;
                             let mut i = Iface::new(index, &name, IfKind::Ether, mac, None);
                             i.vmac_of = port;
+                            i.conf = self.stack.sysctl.add_dev(&name);
                             self.stack.ifaces.push(i);
-                            self.stack.sysctl.add_dev(&name);
                             self.stack.rt_cache_flush();
                         }
                         (false, Some(p)) => {

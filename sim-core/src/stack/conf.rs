@@ -132,7 +132,10 @@ impl Default for Globals {
 pub struct Sysctls {
     pub all: DevConf,
     pub default: DevConf,
-    pub dev: BTreeMap<String, DevConf>,
+    /// `conf/<dev>`, in the order devices were registered: a device keeps its
+    /// slot ([`Sysctls::add_dev`]), so the per-packet reads skip the name lookup.
+    devs: Vec<DevConf>,
+    dev_slot: BTreeMap<String, usize>,
     pub neigh_default: NeighParms,
     pub neigh: BTreeMap<String, NeighParms>,
     pub globals: Globals,
@@ -166,14 +169,21 @@ fn parse_u32(key: &str, v: &str) -> Result<u32, SysctlError> {
 
 impl Sysctls {
     /// Registers a device: it starts from `conf/default` (`devinet_init_net` copies
-    /// `ipv4_devconf_dflt` into a new device's conf) and `neigh/default`.
-    pub fn add_dev(&mut self, name: &str) {
-        self.dev.entry(name.to_string()).or_insert_with(|| self.default.clone());
+    /// `ipv4_devconf_dflt` into a new device's conf) and `neigh/default`. Returns
+    /// its slot for [`Sysctls::source_checks_at`] (a name registered again keeps
+    /// its slot and its settings).
+    pub fn add_dev(&mut self, name: &str) -> usize {
         self.neigh.entry(name.to_string()).or_insert_with(|| self.neigh_default.clone());
+        if let Some(&slot) = self.dev_slot.get(name) {
+            return slot;
+        }
+        self.devs.push(self.default.clone());
+        self.dev_slot.insert(name.to_string(), self.devs.len() - 1);
+        self.devs.len() - 1
     }
 
     fn d(&self, dev: &str) -> &DevConf {
-        self.dev.get(dev).unwrap_or(&self.default)
+        self.dev_slot.get(dev).map_or(&self.default, |&i| &self.devs[i])
     }
 
     /// `IN_DEV_FORWARD`: the device's own `forwarding`.
@@ -201,9 +211,10 @@ impl Sysctls {
         self.all.send_redirects != 0 || self.d(dev).send_redirects != 0
     }
     /// `IN_DEV_ACCEPT_LOCAL` and `IN_DEV_RPFILTER` at once, as
-    /// `fib_validate_source` reads them for every packet (one device lookup).
-    pub fn source_checks(&self, dev: &str) -> (bool, u32) {
-        let d = self.d(dev);
+    /// `fib_validate_source` reads them for every packet, for the device
+    /// registered in `slot` (no name lookup).
+    pub fn source_checks_at(&self, slot: usize) -> (bool, u32) {
+        let d = self.devs.get(slot).unwrap_or(&self.default);
         (self.all.accept_local != 0 || d.accept_local != 0, self.all.rp_filter.max(d.rp_filter))
     }
     /// `IN_DEV_PROXY_ARP`: all || dev.
@@ -227,7 +238,7 @@ impl Sysctls {
                 let mut conf = match *dev {
                     "all" => self.all.clone(),
                     "default" => self.default.clone(),
-                    d => self.dev.get(d)?.clone(),
+                    d => self.devs[*self.dev_slot.get(d)?].clone(),
                 };
                 conf.field(name).map(|v| v.to_string())
             }
@@ -256,7 +267,7 @@ impl Sysctls {
                 let v = u32::from(v != 0);
                 self.all.forwarding = v;
                 self.default.forwarding = v;
-                for d in self.dev.values_mut() {
+                for d in &mut self.devs {
                     d.forwarding = v;
                 }
                 Ok(())
@@ -266,7 +277,10 @@ impl Sysctls {
                 let conf = match *dev {
                     "all" => &mut self.all,
                     "default" => &mut self.default,
-                    d => self.dev.get_mut(d).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))?,
+                    d => {
+                        let &i = self.dev_slot.get(d).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))?;
+                        &mut self.devs[i]
+                    }
                 };
                 *conf.field(name).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))? = v;
                 Ok(())
@@ -401,14 +415,16 @@ mod tests {
     #[test]
     fn ip_forward_propagates_and_default_applies_to_new_devices() {
         let mut s = Sysctls::default();
-        s.add_dev("eth0");
+        let eth0 = s.add_dev("eth0");
         s.set("net.ipv4.ip_forward", "1").unwrap();
         assert!(s.forwarding("eth0"));
         s.set("net.ipv4.conf.default.rp_filter", "1").unwrap();
-        s.add_dev("tunl0");
-        assert_eq!(s.source_checks("tunl0").1, 1, "tunl0 created later takes conf/default");
-        assert_eq!(s.source_checks("eth0").1, 0);
+        let tunl0 = s.add_dev("tunl0");
+        assert_eq!(s.source_checks_at(tunl0).1, 1, "tunl0 created later takes conf/default");
+        assert_eq!(s.source_checks_at(eth0).1, 0);
         assert_eq!(s.get("net.ipv4.conf.tunl0.rp_filter").unwrap(), "1");
+        // A name registered again (a VMAC re-created) keeps its slot.
+        assert_eq!(s.add_dev("eth0"), eth0);
     }
 
     #[test]

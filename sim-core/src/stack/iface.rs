@@ -84,6 +84,8 @@ pub struct Iface {
     pub port: Option<PortId>,
     /// A macvlan (keepalived's `use_vmac`) riding on another device's port.
     pub vmac_of: Option<PortId>,
+    /// Its `conf/<dev>` sysctls' slot ([`crate::stack::conf::Sysctls::add_dev`]).
+    pub conf: usize,
 }
 
 /// Why an address operation failed, in iproute2's words.
@@ -126,6 +128,7 @@ impl Iface {
             addrs: Vec::new(),
             port,
             vmac_of: None,
+            conf: usize::MAX,
         }
     }
 

@@ -150,8 +150,8 @@ impl Stack {
             ifaces.push(Iface::new(i as u32 + 2, n, IfKind::Ether, *mac, Some(i)));
         }
         let mut sysctl = Sysctls::default();
-        for i in &ifaces {
-            sysctl.add_dev(&i.name);
+        for i in &mut ifaces {
+            i.conf = sysctl.add_dev(&i.name);
         }
         let mut s = Stack {
             name: name.to_string(),
@@ -281,8 +281,8 @@ impl Stack {
 
     /// `fib_validate_source`: reverse-path check of `src` arriving on `dev`.
     fn validate_source(&self, src: Ipv4Addr, dev: usize) -> Result<(), String> {
-        let name = &self.ifaces[dev].name;
-        let (accept_local, mode) = self.sysctl.source_checks(name);
+        let (name, slot) = (&self.ifaces[dev].name, self.ifaces[dev].conf);
+        let (accept_local, mode) = self.sysctl.source_checks_at(slot);
         if !accept_local && self.ifaces[dev].kind != IfKind::Loopback && self.is_local(src) {
             return Err(format!("martian source {src}: it is one of our own addresses (accept_local=0)"));
         }
@@ -368,8 +368,9 @@ impl Stack {
             return p;
         }
         let index = self.ifaces.iter().map(|i| i.index).max().unwrap_or(1) + 1;
-        self.ifaces.push(Iface::new(index, "tunl0", IfKind::Ipip, MacAddr::ZERO, None));
-        self.sysctl.add_dev("tunl0");
+        let mut t = Iface::new(index, "tunl0", IfKind::Ipip, MacAddr::ZERO, None);
+        t.conf = self.sysctl.add_dev("tunl0");
+        self.ifaces.push(t);
         self.rt_cache_flush();
         self.ifaces.len() - 1
     }
