@@ -23,6 +23,7 @@ const RT_TUNNEL: u8 = 0x10;
 /// How a packet reaches the transmitters.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Xmit {
+    /// When the packet is handled (a kept route's learned PMTU may have expired).
     pub now: Instant,
     /// The hook the packet is at (for the local/non-local checks).
     pub hook: HookPoint,
