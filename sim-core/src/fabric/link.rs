@@ -99,12 +99,10 @@ struct Tx {
     last: (u64, u64, u64),
 }
 
-/// A link between two endpoints (`0` and `1`). In declaration order, what every
-/// frame reads first: the state and parameters, then each side's transmitter.
-#[repr(C)]
+/// A link between two endpoints (`0` and `1`).
 pub struct Link {
-    pub up: bool,
     pub params: LinkParams,
+    pub up: bool,
     tx: [Tx; 2],
     /// Boxed: read only for lossy links, it would push the rest of the link
     /// (read on every frame) over more cache lines.

@@ -120,13 +120,13 @@ impl Fib {
             .find(|r| usable(r))
     }
 
-    /// Re-sorts [`Fib::by_pref`] after a change (a stable sort: ties stay in the
-    /// order the routes were added).
     /// How many times the table has changed.
     pub fn genid(&self) -> u64 {
         self.genid
     }
 
+    /// Re-sorts [`Fib::by_pref`] after a change (a stable sort: ties stay in the
+    /// order the routes were added).
     fn reindex(&mut self) {
         self.genid += 1;
         self.by_pref.clear();
