@@ -517,6 +517,7 @@ impl Machine {
                         }
                         (false, Some(p)) => {
                             self.stack.ifaces.remove(p);
+                            self.stack.sysctl.remove_dev(&name);
                             self.stack.rebuild_kernel_routes();
                         }
                         _ => {}

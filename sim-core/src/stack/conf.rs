@@ -182,6 +182,15 @@ impl Sysctls {
         self.devs.len() - 1
     }
 
+    /// Unregisters a device (`devinet_sysctl_unregister`, `neigh_sysctl_unregister`):
+    /// its `conf/<dev>` and `neigh/<dev>` keys go away, and a device created again
+    /// under the name starts from the defaults, not from what the old one had.
+    /// The old slot is left unused.
+    pub fn remove_dev(&mut self, name: &str) {
+        self.dev_slot.remove(name);
+        self.neigh.remove(name);
+    }
+
     fn d(&self, dev: &str) -> &DevConf {
         self.dev_slot.get(dev).map_or(&self.default, |&i| &self.devs[i])
     }
@@ -423,8 +432,25 @@ mod tests {
         assert_eq!(s.source_checks_at(tunl0).1, 1, "tunl0 created later takes conf/default");
         assert_eq!(s.source_checks_at(eth0).1, 0);
         assert_eq!(s.get("net.ipv4.conf.tunl0.rp_filter").unwrap(), "1");
-        // A name registered again (a VMAC re-created) keeps its slot.
+        // A name registered again while it exists keeps its slot.
         assert_eq!(s.add_dev("eth0"), eth0);
+    }
+
+    #[test]
+    fn a_device_created_again_starts_from_the_defaults() {
+        let mut s = Sysctls::default();
+        s.set("net.ipv4.conf.default.arp_announce", "1").unwrap();
+        let vmac = s.add_dev("vrrp51");
+        s.set("net.ipv4.conf.vrrp51.arp_ignore", "1").unwrap();
+        s.set("net.ipv4.conf.vrrp51.arp_announce", "2").unwrap();
+        s.set("net.ipv4.neigh.vrrp51.retrans_time_ms", "500").unwrap();
+        s.remove_dev("vrrp51");
+        assert!(s.get("net.ipv4.conf.vrrp51.arp_ignore").is_err(), "the keys went with the device");
+        let again = s.add_dev("vrrp51");
+        assert_ne!(again, vmac);
+        assert_eq!(s.get("net.ipv4.conf.vrrp51.arp_ignore").unwrap(), "0");
+        assert_eq!(s.get("net.ipv4.conf.vrrp51.arp_announce").unwrap(), "1", "conf/default");
+        assert_eq!(s.get("net.ipv4.neigh.vrrp51.retrans_time_ms").unwrap(), "1000");
     }
 
     #[test]
