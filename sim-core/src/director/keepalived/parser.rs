@@ -404,7 +404,13 @@ impl<'a> Parser<'a> {
         if frac.len() > shift as usize {
             self.r.report(ConfigErr::InvalidNumber, format!("{warn}number '{s}' has too many decimal places"));
             round_up = frac.as_bytes().get(shift as usize).is_some_and(|&c| c >= b'5');
-            frac_digits.truncate(shift as usize);
+            // C truncates bytes; a cut inside a multi-byte character leaves a
+            // non-digit for `strtoul` to stop at.
+            let cut = (0..=shift as usize).rev().find(|&i| frac.is_char_boundary(i)).unwrap_or(0);
+            frac_digits.truncate(cut);
+            if cut < shift as usize {
+                frac_digits.push(char::REPLACEMENT_CHARACTER);
+            }
         }
         while frac_digits.len() < shift as usize {
             frac_digits.push('0');

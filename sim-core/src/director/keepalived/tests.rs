@@ -367,3 +367,17 @@ fn digest_with_multibyte_characters() {
         "{m:?}"
     );
 }
+
+/// A timer whose seventh byte after the point is inside a multi-byte character is
+/// an invalid number, as `strtoul` sees the truncated bytes, not a panic (found by
+/// fuzzing keepalived.conf in CI).
+#[test]
+fn timer_truncated_inside_a_multibyte_character() {
+    let conf = MIN_VRRP.replace(" interface eth0\n", " interface eth0\n advert_int 1.12345é\n");
+    let m = match parse_str(&conf) {
+        Ok(p) => p.messages(),
+        Err(e) => e.diagnostics.iter().map(|d| d.message.clone()).collect(),
+    };
+    assert!(m.iter().any(|l| l.contains("number '1.12345é' has too many decimal places")), "{m:?}");
+    assert!(m.iter().any(|l| l.contains("invalid number '1.12345é'")), "{m:?}");
+}
