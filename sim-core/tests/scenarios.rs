@@ -54,3 +54,27 @@ fn golden_traces() {
         });
     }
 }
+
+/// keepalived puts back the VMAC's base device's `arp_ignore` and `arp_filter`
+/// when the last VMAC on it goes (`reset_interface_parameters`), and iproute2 shows
+/// the macvlan as `vrrp.51@ens33` while it exists.
+#[test]
+fn keepalived_stop_restores_the_vmac_base_sysctls() {
+    let sc = scenario::load("vrrp-failover-vmac").unwrap_or_else(|e| panic!("{e}"));
+    let exec = |c: &str| ("dir1".to_string(), c.to_string());
+    let execs = vec![
+        exec("ip link show vrrp.51"),
+        exec("systemctl stop keepalived"),
+        exec("sysctl net.ipv4.conf.ens33.arp_ignore net.ipv4.conf.ens33.arp_filter"),
+        exec("ip link show vrrp.51"),
+    ];
+    let opts = RunOptions { until: Some(std::time::Duration::from_secs(5)), execs, ..Default::default() };
+    let r = scenario::run(&sc, &opts).unwrap_or_else(|e| panic!("{e}"));
+    let out: Vec<_> = r.execs.iter().map(|e| e.result.clone()).collect();
+    assert!(
+        out[0].as_ref().is_ok_and(|s| s.starts_with("3: vrrp.51@ens33: <BROADCAST,MULTICAST,UP,LOWER_UP>")),
+        "{out:?}"
+    );
+    assert_eq!(out[2].as_deref(), Ok("net.ipv4.conf.ens33.arp_ignore = 0\nnet.ipv4.conf.ens33.arp_filter = 0\n"));
+    assert!(out[3].is_err(), "the VMAC went with keepalived: {out:?}");
+}

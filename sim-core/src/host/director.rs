@@ -89,6 +89,17 @@ pub struct DirectorState {
     pub keepalived: Option<Keepalived>,
     /// Interface state changes waiting to be told to keepalived.
     pending_links: Vec<(String, bool)>,
+    /// Base devices of keepalived's VMACs: what to put back when the last goes.
+    vmac_bases: BTreeMap<String, BaseArpConfig>,
+}
+
+/// keepalived's `reset_arp_config` count and saved `arp_ignore`/`arp_filter` of a
+/// VMAC's base device (`interface_t` in vrrp_if_config.c).
+#[derive(Debug, Clone)]
+struct BaseArpConfig {
+    vmacs: u32,
+    arp_ignore: String,
+    arp_filter: String,
 }
 
 impl DirectorState {
@@ -172,7 +183,7 @@ impl Machine {
     }
 
     pub(super) fn ipvs_sysctl_get(&self, k: &str) -> Result<String, String> {
-        let missing = || format!("sysctl: cannot stat /proc/sys/{}: No such file or directory", k.replace('.', "/"));
+        let missing = || format!("sysctl: cannot stat {}: No such file or directory", crate::shell::sysctl::path(k));
         self.director.ipvs.as_ref().and_then(|i| i.sysctl.get(k)).ok_or_else(missing)
     }
 
@@ -180,8 +191,8 @@ impl Machine {
         match self.director.ipvs.as_deref_mut() {
             Some(i) => i.sysctl.set(k, v),
             None => Err(format!(
-                "sysctl: cannot stat /proc/sys/{}: No such file or directory (ip_vs is not loaded)",
-                k.replace('.', "/")
+                "sysctl: cannot stat {}: No such file or directory (ip_vs is not loaded)",
+                crate::shell::sysctl::path(k)
             )),
         }
     }
@@ -481,7 +492,8 @@ impl Machine {
                     }
                 }
                 VrrpAction::Garp { dev, vip, frame, .. } => {
-                    let Some(port) = self.stack.dev_by_name(&dev).and_then(|d| self.stack.ifaces[d].port) else {
+                    // A VMAC's GARP leaves by its base device's port.
+                    let Some(port) = self.stack.dev_by_name(&dev).and_then(|d| self.stack.ifaces[d].tx_port()) else {
                         continue;
                     };
                     if self.stack.ifaces.iter().any(|i| i.port == Some(port) && i.running()) {
@@ -514,11 +526,13 @@ impl Machine {
                             i.conf = self.stack.sysctl.add_dev(&name);
                             self.stack.ifaces.push(i);
                             self.stack.rt_cache_flush();
+                            self.set_vmac_parameters(&name, &dev);
                         }
                         (false, Some(p)) => {
                             self.stack.ifaces.remove(p);
                             self.stack.sysctl.remove_dev(&name);
                             self.stack.rebuild_kernel_routes();
+                            self.reset_vmac_parameters(&dev);
                         }
                         _ => {}
                     }
@@ -529,6 +543,43 @@ impl Machine {
 }
 
 impl Machine {
+    /// keepalived's `set_interface_parameters` (vrrp_if_config.c) for a new VMAC:
+    /// on the macvlan `arp_ignore=1`, `accept_local=1`, `rp_filter=0`; on its base
+    /// `arp_ignore=1` and `arp_filter=1`, the old values saved by the first VMAC,
+    /// so that only the macvlan answers ARP for the VIP, with the virtual MAC.
+    /// (`promote_secondaries` is not modelled.)
+    fn set_vmac_parameters(&mut self, vmac: &str, base: &str) {
+        let conf = |dev: &str, name: &str| format!("net.ipv4.conf.{}.{name}", dev.replace('.', "/"));
+        let sysctl = &mut self.stack.sysctl;
+        for (name, value) in [("arp_ignore", "1"), ("accept_local", "1"), ("rp_filter", "0")] {
+            let _ = sysctl.set(&conf(vmac, name), value);
+        }
+        if let Some(b) = self.director.vmac_bases.get_mut(base) {
+            b.vmacs += 1;
+            return;
+        }
+        let get = |name: &str| sysctl.get(&conf(base, name)).unwrap_or_default();
+        let saved = BaseArpConfig { vmacs: 1, arp_ignore: get("arp_ignore"), arp_filter: get("arp_filter") };
+        for name in ["arp_ignore", "arp_filter"] {
+            let _ = sysctl.set(&conf(base, name), "1");
+        }
+        self.director.vmac_bases.insert(base.to_string(), saved);
+    }
+
+    /// keepalived's `reset_interface_parameters`: the last VMAC on `base` gone, its
+    /// `arp_ignore` and `arp_filter` are put back.
+    fn reset_vmac_parameters(&mut self, base: &str) {
+        let Some(b) = self.director.vmac_bases.get_mut(base) else { return };
+        b.vmacs -= 1;
+        if b.vmacs > 0 {
+            return;
+        }
+        let b = self.director.vmac_bases.remove(base).expect("present");
+        let conf = |name: &str| format!("net.ipv4.conf.{}.{name}", base.replace('.', "/"));
+        let _ = self.stack.sysctl.set(&conf("arp_ignore"), &b.arp_ignore);
+        let _ = self.stack.sysctl.set(&conf("arp_filter"), &b.arp_filter);
+    }
+
     /// The configured instance an outgoing advert belongs to: its VRID (after the IPv4
     /// header and an AH header if any) on the instance's interface.
     fn vrrp_instance_of(&self, dev: &str, packet: &[u8]) -> Option<String> {

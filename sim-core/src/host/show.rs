@@ -28,17 +28,23 @@ fn flags(i: &Iface) -> String {
     f.join(",")
 }
 
-fn link_line(i: &Iface) -> String {
+/// A macvlan (keepalived's VMAC) is shown `name@lower` with no queue of its own
+/// (`IFF_NO_QUEUE` in macvlan.c), as iproute2 prints a link with `IFLA_LINK`.
+fn link_line(st: &Stack, i: &Iface) -> String {
     let state = match (i.kind, i.up, i.carrier) {
         (IfKind::Loopback, true, _) | (IfKind::Ipip, true, _) => "UNKNOWN",
         (_, true, true) => "UP",
         _ => "DOWN",
     };
-    let qdisc = if i.kind == IfKind::Ether { "fq_codel" } else { "noqueue" };
+    let lower = i.vmac_of.and_then(|p| st.ifaces.iter().find(|l| l.port == Some(p)));
+    let qdisc = if i.kind == IfKind::Ether && lower.is_none() { "fq_codel" } else { "noqueue" };
+    let name = match lower {
+        Some(l) => format!("{}@{}", i.name, l.name),
+        None => i.name.clone(),
+    };
     let mut s = format!(
-        "{}: {}: <{}> mtu {} qdisc {qdisc} state {state} group default qlen 1000\n",
+        "{}: {name}: <{}> mtu {} qdisc {qdisc} state {state} group default qlen 1000\n",
         i.index,
-        i.name,
         flags(i),
         i.mtu
     );
@@ -56,7 +62,7 @@ fn link_line(i: &Iface) -> String {
 pub fn ip_addr(st: &Stack, dev: Option<&str>) -> String {
     let mut s = String::new();
     for i in st.ifaces.iter().filter(|i| dev.is_none_or(|d| d.split(':').next() == Some(i.name.as_str()))) {
-        s.push_str(&link_line(i));
+        s.push_str(&link_line(st, i));
         for a in &i.addrs {
             let brd = a.broadcast.map(|b| format!(" brd {b}")).unwrap_or_default();
             let sec = if a.secondary { " secondary" } else { "" };
@@ -69,7 +75,11 @@ pub fn ip_addr(st: &Stack, dev: Option<&str>) -> String {
 
 /// `ip link show`.
 pub fn ip_link(st: &Stack, dev: Option<&str>, up_only: bool) -> String {
-    st.ifaces.iter().filter(|i| dev.is_none_or(|d| d == i.name) && (!up_only || i.up)).map(link_line).collect()
+    st.ifaces
+        .iter()
+        .filter(|i| dev.is_none_or(|d| d == i.name) && (!up_only || i.up))
+        .map(|i| link_line(st, i))
+        .collect()
 }
 
 fn dev_name(st: &Stack, r: &Route) -> String {

@@ -55,16 +55,26 @@ pub const DEFAULT_CONF: &str = "/etc/sysctl.conf";
 /// (so `net/ipv4/conf/eth0.100/rp_filter` is `net.ipv4.conf.eth0/100.rp_filter`).
 pub fn key(name: &str) -> String {
     match name.find(['/', '.']) {
-        Some(i) if name.as_bytes()[i] == b'/' => name
-            .chars()
-            .map(|c| match c {
-                '/' => '.',
-                '.' => '/',
-                c => c,
-            })
-            .collect(),
+        Some(i) if name.as_bytes()[i] == b'/' => swap(name),
         _ => name.to_string(),
     }
+}
+
+/// The `/proc/sys` path of a dotted key (`net.ipv4.conf.vrrp/51.arp_ignore` is
+/// `/proc/sys/net/ipv4/conf/vrrp.51/arp_ignore`).
+pub fn path(key: &str) -> String {
+    format!("/proc/sys/{}", swap(key))
+}
+
+/// `slashdot()`'s exchange of `/` and `.`.
+fn swap(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '/' => '.',
+            '.' => '/',
+            c => c,
+        })
+        .collect()
 }
 
 /// The sysctl key of a `/proc/sys/...` path (`/proc/sys/net/ipv4/ip_forward` is

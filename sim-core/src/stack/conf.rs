@@ -156,7 +156,7 @@ impl std::fmt::Display for SysctlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SysctlError::NoSuchKey(k) => {
-                write!(f, "sysctl: cannot stat /proc/sys/{}: No such file or directory", k.replace('.', "/"))
+                write!(f, "sysctl: cannot stat {}: No such file or directory", crate::shell::sysctl::path(k))
             }
             SysctlError::Invalid(k) => write!(f, "sysctl: setting key \"{k}\": Invalid argument"),
         }
@@ -247,7 +247,7 @@ impl Sysctls {
                 let mut conf = match *dev {
                     "all" => self.all.clone(),
                     "default" => self.default.clone(),
-                    d => self.devs[*self.dev_slot.get(d)?].clone(),
+                    d => self.devs[*self.dev_slot.get(&dev_name(d))?].clone(),
                 };
                 conf.field(name).map(|v| v.to_string())
             }
@@ -255,7 +255,7 @@ impl Sysctls {
             ["net", "ipv4", "neigh", dev, name] => {
                 let p = match *dev {
                     "default" => &self.neigh_default,
-                    d => self.neigh.get(d)?,
+                    d => self.neigh.get(&dev_name(d))?,
                 };
                 neigh_get(p, name)
             }
@@ -287,7 +287,7 @@ impl Sysctls {
                     "all" => &mut self.all,
                     "default" => &mut self.default,
                     d => {
-                        let &i = self.dev_slot.get(d).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))?;
+                        let &i = self.dev_slot.get(&dev_name(d)).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))?;
                         &mut self.devs[i]
                     }
                 };
@@ -297,7 +297,7 @@ impl Sysctls {
             ["net", "ipv4", "neigh", dev, name] => {
                 let parms = match *dev {
                     "default" => &mut self.neigh_default,
-                    d => self.neigh.get_mut(d).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))?,
+                    d => self.neigh.get_mut(&dev_name(d)).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))?,
                 };
                 neigh_set(parms, name, value).ok_or_else(|| SysctlError::NoSuchKey(k.clone()))?
             }
@@ -311,9 +311,15 @@ impl Sysctls {
     }
 }
 
-/// `net/ipv4/conf/all/arp_ignore` and `/proc/sys/net/...` → dotted form.
+/// `net/ipv4/conf/all/arp_ignore` and `/proc/sys/net/...` → procps's dotted form,
+/// where a `.` inside a device name is written `/` (`net.ipv4.conf.vrrp/51.arp_ignore`).
 pub fn normalise(key: &str) -> String {
-    key.trim().trim_start_matches("/proc/sys/").trim_matches('/').replace('/', ".")
+    crate::shell::sysctl::key(key.trim().trim_start_matches("/proc/sys/").trim_matches('/'))
+}
+
+/// The device name in a dotted key's component (`vrrp/51` is `vrrp.51`).
+fn dev_name(component: &str) -> String {
+    component.replace('/', ".")
 }
 
 fn neigh_get(p: &NeighParms, name: &str) -> Option<String> {
@@ -451,6 +457,26 @@ mod tests {
         assert_eq!(s.get("net.ipv4.conf.vrrp51.arp_ignore").unwrap(), "0");
         assert_eq!(s.get("net.ipv4.conf.vrrp51.arp_announce").unwrap(), "1", "conf/default");
         assert_eq!(s.get("net.ipv4.neigh.vrrp51.retrans_time_ms").unwrap(), "1000");
+    }
+
+    /// keepalived's default VMAC name has a dot: procps writes it `/` in a dotted
+    /// key, and the `/proc/sys` path keeps the dot (`slashdot()` in sysctl.c).
+    #[test]
+    fn a_device_name_with_a_dot() {
+        let mut s = Sysctls::default();
+        s.add_dev("vrrp.51");
+        s.set("net.ipv4.conf.vrrp/51.arp_ignore", "1").unwrap();
+        assert_eq!(s.arp_ignore("vrrp.51"), 1);
+        s.set("/proc/sys/net/ipv4/conf/vrrp.51/arp_announce", "2").unwrap();
+        assert_eq!(s.get("net/ipv4/conf/vrrp.51/arp_announce").unwrap(), "2");
+        s.set("net.ipv4.neigh.vrrp/51.retrans_time_ms", "500").unwrap();
+        assert_eq!(s.get("net.ipv4.neigh.vrrp/51.retrans_time_ms").unwrap(), "500");
+        assert_eq!(
+            s.set("net.ipv4.conf.vrrp/52.arp_ignore", "1").unwrap_err().to_string(),
+            "sysctl: cannot stat /proc/sys/net/ipv4/conf/vrrp.52/arp_ignore: No such file or directory"
+        );
+        // Written with dots, the name is split into components that do not exist.
+        assert!(s.set("net.ipv4.conf.vrrp.51.arp_ignore", "1").is_err());
     }
 
     #[test]

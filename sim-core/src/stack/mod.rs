@@ -436,6 +436,9 @@ impl Stack {
             return out.drop_rx(|| format!("for {}, not this NIC's MAC", eth.dst));
         };
         match eth.ethertype {
+            ETHERTYPE_ARP if pkt_type == PktType::Broadcast && self.ifaces.iter().any(|i| i.vmac_of == Some(port)) => {
+                self.arp_rcv_macvlans(now, dev, port, &eth, hk, out);
+            }
             ETHERTYPE_ARP => self.arp_rcv(now, dev, &eth, pkt_type == PktType::Host, hk, out),
             ETHERTYPE_IPV4 => {
                 if pkt_type == PktType::Multicast && !self.joined_mac(dev, eth.dst) {
@@ -446,6 +449,31 @@ impl Stack {
             t => out.drop_rx(|| format!("ethertype 0x{t:04x} not handled")),
         }
         self.run_backlog(now, hk, out);
+    }
+
+    /// A broadcast ARP on a port with macvlans: the lower device handles it
+    /// (`RX_HANDLER_PASS`), then each macvlan that is up, as
+    /// `macvlan_broadcast_enqueue` → `macvlan_process_broadcast` deliver it. The
+    /// verdict names each device. (IP broadcasts are not fanned out.)
+    fn arp_rcv_macvlans(&mut self, now: Instant, dev: usize, port: PortId, eth: &Eth, hk: &mut Hk, out: &mut Outbox) {
+        self.arp_rcv(now, dev, eth, false, hk, out);
+        let mut causes = vec![];
+        let mut answered = false;
+        let mut take = |stack: &Stack, d: usize, out: &mut Outbox| {
+            if let Some(v) = out.take_verdict() {
+                answered |= !v.dropped;
+                causes.push(format!("{}: {}", stack.ifaces[d].name, v.cause));
+            }
+        };
+        take(self, dev, out);
+        let macvlans: Vec<usize> =
+            (0..self.ifaces.len()).filter(|&d| self.ifaces[d].vmac_of == Some(port) && self.ifaces[d].up).collect();
+        for d in macvlans {
+            self.arp_rcv(now, d, eth, false, hk, out);
+            take(self, d, out);
+        }
+        let cause = causes.join("; ");
+        if answered { out.verdict(|| cause) } else { out.drop_rx(|| cause) }
     }
 
     fn joined_mac(&self, dev: usize, m: MacAddr) -> bool {
