@@ -329,7 +329,6 @@ impl Machine {
             }
             return;
         }
-        let name = self.apps[i].spec.name().to_string();
         let mut replies: Vec<(SocketAddrV4, Vec<u8>)> = vec![];
         let app = &mut self.apps[i];
         match (&app.spec, &mut app.state) {
@@ -348,7 +347,8 @@ impl Machine {
                     self.stack.udp.recycle(d.payload);
                 }
             }
-            (AppSpec::Client { .. }, AppState::Client { requests, .. }) => {
+            (spec @ AppSpec::Client { .. }, AppState::Client { requests, .. }) => {
+                let name = spec.name();
                 while let Some(d) = self.stack.udp.recv(s) {
                     if let Some(r) = requests.iter_mut().find(|r| r.udp == Some(s) && !r.done) {
                         let body = String::from_utf8_lossy(&d.payload).into_owned();
