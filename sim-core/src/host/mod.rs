@@ -352,13 +352,13 @@ impl Machine {
                 while let Some(d) = self.stack.udp.recv(s) {
                     if let Some(r) = requests.iter_mut().find(|r| r.udp == Some(s) && !r.done) {
                         let body = String::from_utf8_lossy(&d.payload).into_owned();
-                        finish(r, now, Outcome::Ok, Some(body), &name, out);
+                        finish(r, now, Outcome::Ok, Some(body), name, out);
                     }
                 }
                 while let Some(e) = self.stack.udp.take_error(s) {
                     if let Some(r) = requests.iter_mut().find(|r| r.udp == Some(s) && !r.done) {
                         let o = if e.typ == 3 && e.code == 3 { Outcome::Refused } else { Outcome::Unreachable };
-                        finish(r, now, o, None, &name, out);
+                        finish(r, now, o, None, name, out);
                     }
                 }
                 if requests.iter().all(|r| r.udp != Some(s) || r.done) {
