@@ -582,7 +582,7 @@ impl Machine {
             for f in
                 ["arp_accept", "arp_announce", "arp_filter", "arp_ignore", "forwarding", "rp_filter", "send_redirects"]
             {
-                keys.push(format!("net.ipv4.conf.{}.{f}", dev.replace('.', "/")));
+                keys.push(crate::stack::conf::conf_key(&dev, f));
             }
         }
         keys.into_iter().filter_map(|k| self.sysctl_get(&k).ok().map(|v| (k, v))).collect()

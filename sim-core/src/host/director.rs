@@ -15,6 +15,7 @@ use crate::node::{CmdError, Outbox};
 use crate::report::{IpvsReport, VrrpReport};
 use crate::rng;
 use crate::shell::ServiceAction;
+use crate::stack::conf::conf_key;
 use crate::stack::hooks::Hooked;
 use crate::stack::iface::{IfAddr, IfKind, Iface, Scope};
 use crate::stack::{Hk, Stack};
@@ -549,19 +550,18 @@ impl Machine {
     /// so that only the macvlan answers ARP for the VIP, with the virtual MAC.
     /// (`promote_secondaries` is not modelled.)
     fn set_vmac_parameters(&mut self, vmac: &str, base: &str) {
-        let conf = |dev: &str, name: &str| format!("net.ipv4.conf.{}.{name}", dev.replace('.', "/"));
         let sysctl = &mut self.stack.sysctl;
         for (name, value) in [("arp_ignore", "1"), ("accept_local", "1"), ("rp_filter", "0")] {
-            let _ = sysctl.set(&conf(vmac, name), value);
+            let _ = sysctl.set(&conf_key(vmac, name), value);
         }
         if let Some(b) = self.director.vmac_bases.get_mut(base) {
             b.vmacs += 1;
             return;
         }
-        let get = |name: &str| sysctl.get(&conf(base, name)).unwrap_or_default();
+        let get = |name: &str| sysctl.get(&conf_key(base, name)).unwrap_or_default();
         let saved = BaseArpConfig { vmacs: 1, arp_ignore: get("arp_ignore"), arp_filter: get("arp_filter") };
         for name in ["arp_ignore", "arp_filter"] {
-            let _ = sysctl.set(&conf(base, name), "1");
+            let _ = sysctl.set(&conf_key(base, name), "1");
         }
         self.director.vmac_bases.insert(base.to_string(), saved);
     }
@@ -575,9 +575,8 @@ impl Machine {
             return;
         }
         let b = self.director.vmac_bases.remove(base).expect("present");
-        let conf = |name: &str| format!("net.ipv4.conf.{}.{name}", base.replace('.', "/"));
-        let _ = self.stack.sysctl.set(&conf("arp_ignore"), &b.arp_ignore);
-        let _ = self.stack.sysctl.set(&conf("arp_filter"), &b.arp_filter);
+        let _ = self.stack.sysctl.set(&conf_key(base, "arp_ignore"), &b.arp_ignore);
+        let _ = self.stack.sysctl.set(&conf_key(base, "arp_filter"), &b.arp_filter);
     }
 
     /// The configured instance an outgoing advert belongs to: its VRID (after the IPv4

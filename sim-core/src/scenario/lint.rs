@@ -113,7 +113,7 @@ impl Facts {
         let get = |scope: &str| {
             self.sysctls
                 .iter()
-                .rfind(|(k, ..)| *k == format!("net.ipv4.conf.{}.{name}", scope.replace('.', "/")))
+                .rfind(|(k, ..)| *k == crate::stack::conf::conf_key(scope, name))
                 .and_then(|(_, v, ..)| v.trim().parse::<u32>().ok())
         };
         // tunl0 appears with `modprobe ipip` and starts from `default`; a later

@@ -317,6 +317,11 @@ pub fn normalise(key: &str) -> String {
     crate::shell::sysctl::key(key.trim().trim_start_matches("/proc/sys/").trim_matches('/'))
 }
 
+/// The dotted key of `conf/<dev>/<name>` (`vrrp.51` is written `vrrp/51`).
+pub fn conf_key(dev: &str, name: &str) -> String {
+    format!("net.ipv4.conf.{}.{name}", dev.replace('.', "/"))
+}
+
 /// The device name in a dotted key's component (`vrrp/51` is `vrrp.51`).
 fn dev_name(component: &str) -> String {
     component.replace('/', ".")
