@@ -151,10 +151,10 @@ fn gather(
         }
     }
     for (path, text) in &all_files {
-        if text.contains("vrrp_instance") || text.contains("virtual_server") {
-            if let Some(cfg) = parse_keepalived(path, &all_files) {
-                f.keepalived.push((path.clone(), text.clone(), cfg));
-            }
+        if (text.contains("vrrp_instance") || text.contains("virtual_server"))
+            && let Some(cfg) = parse_keepalived(path, &all_files)
+        {
+            f.keepalived.push((path.clone(), text.clone(), cfg));
         }
     }
     Ok(f)

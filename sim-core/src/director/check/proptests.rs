@@ -93,7 +93,7 @@ fn result(kind: u8, n: u8) -> ProbeResult {
         },
         6 => ProbeResult::ReadTimedOut,
         7 => ProbeResult::HttpEmpty,
-        8 => ProbeResult::Reply(if n % 2 == 0 { b"ok".to_vec() } else { vec![n] }),
+        8 => ProbeResult::Reply(if n.is_multiple_of(2) { b"ok".to_vec() } else { vec![n] }),
         9 => ProbeResult::Exited(i32::from(n) - 3),
         10 => ProbeResult::Signaled(i32::from(n)),
         _ => ProbeResult::ScriptTimedOut,

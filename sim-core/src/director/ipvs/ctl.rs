@@ -168,10 +168,12 @@ impl Ipvs {
         if let Some(s) = self.svc_lookup(proto, vaddr, vport) {
             return Some(s);
         }
-        if self.ftpsvc_count > 0 && proto == 6 && (vport == super::service::FTPDATA || vport >= 1024) {
-            if let Some(s) = self.svc_lookup(proto, vaddr, FTPPORT) {
-                return Some(s);
-            }
+        if self.ftpsvc_count > 0
+            && proto == 6
+            && (vport == super::service::FTPDATA || vport >= 1024)
+            && let Some(s) = self.svc_lookup(proto, vaddr, FTPPORT)
+        {
+            return Some(s);
         }
         if self.nullsvc_count > 0 {
             return self.svc_lookup(proto, vaddr, 0);

@@ -1218,7 +1218,7 @@ fn complete_instance(
                 adver as f64 / 1e6
             ));
             adver = 255 * TIMER_HZ;
-        } else if adver % TIMER_HZ != 0 {
+        } else if !adver.is_multiple_of(TIMER_HZ) {
             p.err(format!(
                 "({name}) VRRPv2 advertisement interval {:.6}s must be an integer - rounding",
                 adver as f64 / 1e6
@@ -1237,7 +1237,7 @@ fn complete_instance(
                 adver as f64 / 1e6
             ));
             adver = 4095 * centi;
-        } else if adver % centi != 0 {
+        } else if !adver.is_multiple_of(centi) {
             p.err(format!(
                 "({name}) VRRPv3 advertisement interval {:.6}s must be in units of 10ms - rounding",
                 adver as f64 / 1e6

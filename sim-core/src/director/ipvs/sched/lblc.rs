@@ -80,7 +80,7 @@ impl<E> Table<E> {
         while self.next_check <= now_ms {
             let t = self.next_check;
             self.next_check += CHECK_EXPIRE_INTERVAL;
-            if self.counter % COUNT_FOR_FULL_EXPIRATION == 0 {
+            if self.counter.is_multiple_of(COUNT_FOR_FULL_EXPIRATION) {
                 // ip_vs_lblc_full_check: drop entries unused for the expiration.
                 self.sweep(|lastuse| t >= lastuse + expiration_ms, None);
                 self.counter = 1;

@@ -96,11 +96,12 @@ impl Scheduler for Lblcr {
             e.1 = now_ms;
             let set = &mut e.2;
             let dest = set.min(d);
-            if set.members.len() > 1 && now_ms > set.lastmod + exp_ms {
-                if let Some(m) = set.max(d) {
-                    set.members.retain(|&x| x != m);
-                    set.lastmod = now_ms;
-                }
+            if set.members.len() > 1
+                && now_ms > set.lastmod + exp_ms
+                && let Some(m) = set.max(d)
+            {
+                set.members.retain(|&x| x != m);
+                set.lastmod = now_ms;
             }
             if let Some(id) = dest
                 && !lblc_overloaded(d, id)
