@@ -121,6 +121,45 @@ fn model_hosts_latency_decides_an_arp_race_as_in_the_simulator() {
 }
 
 #[test]
+fn a_model_hosts_timer_frames_leave_on_time() {
+    if !netns_or_skip("a_model_hosts_timer_frames_leave_on_time") {
+        return;
+    }
+    // dir1's master-down timer fires at 3.609375 s; its first advert is held for
+    // the cable's latency (microseconds). The harness once slept to the next timer
+    // instead (dir2's, at 3.648 s), so both directors became MASTER together.
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let pcap = tmp("vmac.pcapng");
+    let o = lab(&["netns", "run", "vrrp-failover-vmac", "--until", "3700ms", "--pcap", &pcap]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bytes = std::fs::read(&pcap).expect("pcap written");
+    let mut r = PcapNgReader::new(&bytes[..]).expect("pcapng");
+    let (mut names, mut advert) = (vec![], None);
+    while let Some(b) = r.next_block() {
+        match b.expect("block") {
+            Block::InterfaceDescription(idb) => names.push(idb.options.iter().find_map(|o| match o {
+                InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
+                _ => None,
+            })),
+            // IPv4 (ethertype at 12) carrying VRRP (protocol 112 at 14 + 9).
+            Block::EnhancedPacket(p)
+                if names[p.interface_id as usize].as_deref() == Some("dir1:ens33")
+                    && p.data.get(12..14) == Some(&[0x08, 0x00])
+                    && p.data.get(23) == Some(&112) =>
+            {
+                advert = Some(p.timestamp.as_nanos());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let at = advert.expect("dir1 sent an advert");
+    assert!((3_609_375_000..3_630_000_000).contains(&at), "dir1's first advert at {at} ns, due at 3609375000");
+    let _ = std::fs::remove_file(pcap);
+}
+
+#[test]
 fn the_director_forwards_real_frames_over_af_packet() {
     if !netns_or_skip("the_director_forwards_real_frames_over_af_packet") {
         return;

@@ -662,6 +662,11 @@ impl Harness<'_> {
                     }
                 }
             }
+            // Frames the timers just emitted may be held for their cable's latency:
+            // wake for them too, not at the next timer (which was up to 50 ms late).
+            if let Some((&(due, _), _)) = self.held.first_key_value() {
+                wake = wake.min(due);
+            }
             // What to wait on: model hosts' sockets, then the capture sockets.
             let mut fds = vec![];
             let mut who = vec![];
