@@ -42,7 +42,9 @@ struct Node {
     weight: i32,
 }
 
-const EMPTY: Node = Node { overhead: 0, id: NONE, weight: 0 };
+/// No pickable dest. Weight 0 and overhead 1 make [`winner`] need no NONE test:
+/// a dest (weight > 0) beats it from either side; of two EMPTYs the earlier stays.
+const EMPTY: Node = Node { overhead: 1, id: NONE, weight: 0 };
 
 /// A leaf: the dest if the kernel's walk may pick it.
 fn leaf(all: &[Dest], id: u32) -> Node {
@@ -51,11 +53,12 @@ fn leaf(all: &[Dest], id: u32) -> Node {
 }
 
 /// The winner of two ranges, `a` the earlier: `b` only if strictly better
-/// (`loh·w_b > doh·w_least`, as the walk replaces).
+/// (`loh·w_b > doh·w_least`, as the walk replaces). Which one wins is data, not
+/// a pattern the branch predictor can learn, hence a conditional move.
 #[inline]
 fn winner(a: Node, b: Node) -> Node {
     let better = a.overhead * i64::from(b.weight) > b.overhead * i64::from(a.weight);
-    if a.id == NONE || (b.id != NONE && better) { b } else { a }
+    std::hint::select_unpredictable(better, b, a)
 }
 
 impl Wlc {
@@ -87,16 +90,19 @@ impl Wlc {
             let p = p as usize;
             self.is_dirty[p] = false;
             let mut i = self.leaves + p;
-            let mut pair = &mut self.tree[i / 2];
-            pair[i % 2] = leaf(all, order[p]);
+            // The node climbing the tree stays in registers: each level reads
+            // only its sibling.
+            let mut w = leaf(all, order[p]);
+            self.tree[i / 2][i % 2] = w;
             while i > 1 {
-                let w = winner(pair[0], pair[1]);
+                let pair = &self.tree[i / 2];
+                w = if i.is_multiple_of(2) { winner(w, pair[1]) } else { winner(pair[0], w) };
                 i /= 2;
-                pair = &mut self.tree[i / 2];
-                if pair[i % 2] == w {
+                let slot = &mut self.tree[i / 2][i % 2];
+                if *slot == w {
                     break;
                 }
-                pair[i % 2] = w;
+                *slot = w;
             }
         }
     }
