@@ -189,6 +189,12 @@ impl Key {
     fn kind(&self) -> u8 {
         self.rest as u8
     }
+
+    /// The second address (`vaddr` of an `In` key).
+    #[inline]
+    fn a2(&self) -> u32 {
+        self.addrs as u32
+    }
 }
 
 /// The table: slab, lookup map and timer heap.
@@ -203,6 +209,19 @@ pub(crate) struct ConnTable {
     pub count: usize,
     /// Reply (`Out`) keys in the map: none means no reply lookup can hit.
     out_keys: usize,
+    /// `In` keys in the map by a hash of their virtual address: a reply lookup
+    /// of a non-NAT entry (its source the virtual address) need not probe the
+    /// map when its bucket is empty, as for a client's SYN.
+    in_vaddrs: [u32; VADDR_BUCKETS],
+}
+
+/// Buckets of [`ConnTable::in_vaddrs`].
+const VADDR_BUCKETS: usize = 32;
+
+/// The bucket of a virtual address: its bits folded by a multiply.
+#[inline]
+fn vaddr_bucket(a: u32) -> usize {
+    (a.wrapping_mul(0x9e37_79b9) >> 27) as usize
 }
 
 impl ConnTable {
@@ -248,9 +267,30 @@ impl ConnTable {
     }
 
     fn put(&mut self, k: Key, idx: u32) {
-        if self.map.insert(k, idx).is_none() && k.kind() == KeyKind::Out as u8 {
-            self.out_keys += 1;
+        if self.map.insert(k, idx).is_none() {
+            self.count_key(k, 1);
         }
+    }
+
+    /// Keeps the key counts that let lookups skip the map.
+    #[inline]
+    fn count_key(&mut self, k: Key, up: i32) {
+        let n = match k.kind() {
+            kind if kind == KeyKind::Out as u8 => {
+                self.out_keys = self.out_keys.wrapping_add_signed(up as isize);
+                return;
+            }
+            kind if kind == KeyKind::In as u8 => &mut self.in_vaddrs[vaddr_bucket(k.a2())],
+            _ => return,
+        };
+        *n = n.wrapping_add_signed(up);
+    }
+
+    /// Whether an `In` entry may have `vaddr` as its virtual address (no false
+    /// negatives).
+    #[inline]
+    pub fn may_have_vaddr(&self, vaddr: u32) -> bool {
+        self.in_vaddrs[vaddr_bucket(vaddr)] > 0
     }
 
     /// Whether any entry answers reply lookups of NAT/FULLNAT kind.
@@ -265,9 +305,7 @@ impl ConnTable {
         for k in keys.into_iter().flatten() {
             if self.map.get(&k) == Some(&idx) {
                 self.map.remove(&k);
-                if k.kind() == KeyKind::Out as u8 {
-                    self.out_keys -= 1;
-                }
+                self.count_key(k, -1);
             }
         }
     }
@@ -563,9 +601,12 @@ impl Ipvs {
         {
             return Some(i);
         }
-        self.conns
-            .get(&Key::new(KeyKind::In, proto, daddr, dport, saddr, sport))
-            .filter(|&i| !self.conns.conn(i).fwd().sees_replies())
+        let key = Key::new(KeyKind::In, proto, daddr, dport, saddr, sport);
+        if !self.conns.may_have_vaddr(saddr) {
+            debug_assert_eq!(self.conns.get(&key), None, "in_vaddrs missed an entry");
+            return None;
+        }
+        self.conns.get(&key).filter(|&i| !self.conns.conn(i).fwd().sees_replies())
     }
 
     /// `ip_vs_ct_in_get`: the template for `<proto, snet, 0, vaddr, vport>`.

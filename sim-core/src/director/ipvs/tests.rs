@@ -633,6 +633,27 @@ fn udp_entries_and_replies() {
 }
 
 #[test]
+fn a_dr_reply_through_the_director_finds_its_entry() {
+    // A DR real server whose gateway is the director: its replies (source the
+    // VIP) pass FORWARD, where ip_vs_out_hook finds the client's entry by the
+    // reversed 4-tuple and counts them (handle_response).
+    let mut v = ipvs();
+    adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s rr");
+    adm(&mut v, t(0), "ipvsadm -a -t 10.0.0.1:80 -r 192.168.1.11:80 -g");
+    let c = (CLIENT, 41000);
+    tx(feed(&mut v, t(0), HookPoint::LocalIn, tcp_frame(c, (VIP, 80), TCP_SYN, b"")));
+    let reply = || tcp_frame((VIP, 80), c, TCP_SYN | TCP_ACK, b"");
+    feed(&mut v, t(10), HookPoint::Forward, reply());
+    let outpkts = |v: &mut Ipvs, at| v.service(t(at), &ServiceKey::tcp(VIP, 80)).unwrap().stats.outpkts;
+    assert_eq!(outpkts(&mut v, 4000), 1, "the reply was matched to the entry");
+    // The entry expires (SYN_RECV, 60 s); a late reply matches nothing.
+    v.on_timer(t(70_000), &mut Outbox::new(false));
+    assert!(v.conn_entries(t(70_000)).is_empty());
+    feed(&mut v, t(70_000), HookPoint::Forward, reply());
+    assert_eq!(outpkts(&mut v, 74_000), 1);
+}
+
+#[test]
 fn lnc_listing_matches_reference() {
     let mut v = ipvs();
     adm(&mut v, t(0), "ipvsadm -A -t 10.0.0.1:80 -s wlc -p 360");
