@@ -613,51 +613,10 @@ impl Ipvs {
             && proto == IPPROTO_TCP
             && tflags & TCP_SYN != 0
         {
-            let c = self.conns.conn(idx);
-            let old_ct = c.has(cf::NFCT);
-            let nodest_w0 =
-                self.sysctl.expire_nodest_conn != 0 && c.dest != NONE && self.dests[c.dest as usize].weight == 0;
-            let resched = if nodest_w0 {
-                true
-            } else if self.sysctl.conn_reuse_mode != 0 && self.new_conn_expected(idx) {
-                c.n_control == 0 || !old_ct
-            } else {
-                false
-            };
-            if resched {
-                let (state, n_control) = (c.state, c.n_control);
-                let desc = self.describe(c);
-                if !old_ct {
-                    self.conns.conn_mut(idx).flags &= !cf::NFCT;
-                }
-                if n_control == 0 {
-                    self.conn_expire(idx, now, false);
-                }
-                out.note_with(
-                    "-",
-                    "ipvs",
-                    || format!("{desc}: SYN reschedules"),
-                    || {
-                        let why = if nodest_w0 {
-                            "its real server has weight 0 (expire_nodest_conn=1)".to_string()
-                        } else {
-                            format!(
-                                "a new SYN for an entry in {} (conn_reuse_mode={})",
-                                proto_tcp::state_name(state),
-                                self.sysctl.conn_reuse_mode
-                            )
-                        };
-                        if old_ct {
-                            format!("{why}; the old conntrack entry is in use (conntrack=1): dropped, the client retransmits")
-                        } else {
-                            format!("{why}: the old entry expires and the SYN is scheduled afresh")
-                        }
-                    },
-                );
-                if old_ct {
-                    return HookVerdict::Drop;
-                }
-                cp = None;
+            match self.syn_reschedules(idx, now, out) {
+                Ok(true) => cp = None,
+                Ok(false) => {}
+                Err(v) => return v,
             }
         }
 
@@ -665,33 +624,10 @@ impl Ipvs {
         if let Some(idx) = cp {
             let c = self.conns.conn(idx);
             if c.dest != NONE && !self.dests[c.dest as usize].available() {
-                let dname = self.dests[c.dest as usize].name();
-                let desc = self.describe(c);
-                if self.sysctl.expire_nodest_conn != 0 {
-                    let old_ct = c.has(cf::NFCT);
-                    if !old_ct {
-                        self.conns.conn_mut(idx).flags &= !cf::NFCT;
-                    }
-                    self.conn_expire(idx, now, false);
-                    out.note_with(
-                        "-",
-                        "ipvs",
-                        || format!("{desc}: expired"),
-                        || format!("dest {dname} was deleted (expire_nodest_conn=1)"),
-                    );
-                    if old_ct {
-                        return HookVerdict::Drop;
-                    }
-                    cp = None;
-                } else {
-                    out.note_with(
-                        "-",
-                        "ipvs",
-                        || format!("{desc}: dropped"),
-                        || format!("dest {dname} was deleted: dropped (expire_nodest_conn=0)"),
-                    );
-                    return HookVerdict::Drop;
+                if let Err(v) = self.dest_deleted(idx, now, out) {
+                    return v;
                 }
+                cp = None;
             }
         }
 
@@ -747,6 +683,89 @@ impl Ipvs {
         let v = self.xmit(idx, Xmit { now, hook: meta.hook, icmp: false }, frame, iph, env, out);
         self.conns.arm(idx, now);
         v
+    }
+
+    /// Step 5 for a SYN on entry `idx`: whether it reschedules (the old entry
+    /// then expires unless it controls others), or `Err` when the old
+    /// conntrack entry makes the kernel drop it. Cold, as are the other rare
+    /// branches of the general path, so the common one keeps its registers.
+    #[cold]
+    fn syn_reschedules(&mut self, idx: u32, now: Instant, out: &mut Outbox) -> Result<bool, HookVerdict> {
+        let c = self.conns.conn(idx);
+        let old_ct = c.has(cf::NFCT);
+        let nodest_w0 =
+            self.sysctl.expire_nodest_conn != 0 && c.dest != NONE && self.dests[c.dest as usize].weight == 0;
+        let resched = if nodest_w0 {
+            true
+        } else if self.sysctl.conn_reuse_mode != 0 && self.new_conn_expected(idx) {
+            c.n_control == 0 || !old_ct
+        } else {
+            false
+        };
+        if !resched {
+            return Ok(false);
+        }
+        let (state, n_control) = (c.state, c.n_control);
+        let desc = self.describe(c);
+        if !old_ct {
+            self.conns.conn_mut(idx).flags &= !cf::NFCT;
+        }
+        if n_control == 0 {
+            self.conn_expire(idx, now, false);
+        }
+        out.note_with(
+            "-",
+            "ipvs",
+            || format!("{desc}: SYN reschedules"),
+            || {
+                let why = if nodest_w0 {
+                    "its real server has weight 0 (expire_nodest_conn=1)".to_string()
+                } else {
+                    format!(
+                        "a new SYN for an entry in {} (conn_reuse_mode={})",
+                        proto_tcp::state_name(state),
+                        self.sysctl.conn_reuse_mode
+                    )
+                };
+                if old_ct {
+                    format!("{why}; the old conntrack entry is in use (conntrack=1): dropped, the client retransmits")
+                } else {
+                    format!("{why}: the old entry expires and the SYN is scheduled afresh")
+                }
+            },
+        );
+        if old_ct { Err(HookVerdict::Drop) } else { Ok(true) }
+    }
+
+    /// Step 6 for entry `idx` whose dest was deleted: it expires
+    /// (expire_nodest_conn=1; `Err` if its conntrack entry is in use) or the
+    /// packet is dropped.
+    #[cold]
+    fn dest_deleted(&mut self, idx: u32, now: Instant, out: &mut Outbox) -> Result<(), HookVerdict> {
+        let c = self.conns.conn(idx);
+        let dname = self.dests[c.dest as usize].name();
+        let desc = self.describe(c);
+        if self.sysctl.expire_nodest_conn == 0 {
+            out.note_with(
+                "-",
+                "ipvs",
+                || format!("{desc}: dropped"),
+                || format!("dest {dname} was deleted: dropped (expire_nodest_conn=0)"),
+            );
+            return Err(HookVerdict::Drop);
+        }
+        let old_ct = c.has(cf::NFCT);
+        if !old_ct {
+            self.conns.conn_mut(idx).flags &= !cf::NFCT;
+        }
+        self.conn_expire(idx, now, false);
+        out.note_with(
+            "-",
+            "ipvs",
+            || format!("{desc}: expired"),
+            || format!("dest {dname} was deleted (expire_nodest_conn=1)"),
+        );
+        if old_ct { Err(HookVerdict::Drop) } else { Ok(()) }
     }
 
     /// `is_new_conn_expected`: an uncontrolled TCP entry in TIME_WAIT or CLOSE, or
