@@ -130,9 +130,20 @@ fn a_model_hosts_timer_frames_leave_on_time() {
     // instead (dir2's, at 3.648 s), so both directors became MASTER together.
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
     use pcap_file::pcapng::{Block, PcapNgReader};
-    let pcap = tmp("vmac.pcapng");
-    let o = lab(&["netns", "run", "vrrp-failover-vmac", "--until", "3700ms", "--pcap", &pcap]);
+    let (pcap, trace) = (tmp("vmac.pcapng"), tmp("vmac.trace"));
+    let o = lab(&["netns", "run", "vrrp-failover-vmac", "--until", "3700ms", "--pcap", &pcap, "--trace", &trace]);
     assert!(o.status.success(), "{}", text(&o));
+    // The same run's model-host trace: dir1's transition, and dir2's verdict on
+    // dir1's gratuitous ARP with its cause, as the simulator traces them.
+    let t = std::fs::read_to_string(&trace).expect("trace written");
+    assert!(t.lines().any(|l| l.contains(" dir1 ") && l.contains("vrrp  (VI_1) Entering MASTER STATE")), "{t}");
+    assert!(
+        t.lines().any(|l| l.contains(" dir2 ")
+            && l.contains(" rx    00:00:5e:00:01:33 > broadcast ARP gratuitous request 192.168.31.100")
+            && l.contains("creates no entry (arp_accept=0)")),
+        "{t}"
+    );
+    assert!(!t.contains(" client ") && !t.contains(" router "), "kernel hosts have no trace lines");
     let bytes = std::fs::read(&pcap).expect("pcap written");
     let mut r = PcapNgReader::new(&bytes[..]).expect("pcapng");
     let (mut names, mut advert) = (vec![], None);
@@ -155,8 +166,9 @@ fn a_model_hosts_timer_frames_leave_on_time() {
         }
     }
     let at = advert.expect("dir1 sent an advert");
-    assert!((3_609_375_000..3_630_000_000).contains(&at), "dir1's first advert at {at} ns, due at 3609375000");
+    assert!((3_609_375_000..3_640_000_000).contains(&at), "dir1's first advert at {at} ns, due at 3609375000");
     let _ = std::fs::remove_file(pcap);
+    let _ = std::fs::remove_file(trace);
 }
 
 #[test]

@@ -27,6 +27,8 @@ use sim_core::report::{EchoStats, NeighEntry, NodeReport, Report, RequestRecord,
 use sim_core::scenario::Scenario;
 use sim_core::shell::{Command as ShCmd, ServiceAction, ShellEnv, Site, run_named_script};
 use sim_core::time::{Duration, Instant};
+use sim_core::trace::{Layout, TraceEvent};
+use sim_core::wire::MacAddr;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::net::Ipv4Addr;
@@ -42,6 +44,9 @@ pub struct Options {
     pub capture: bool,
     /// Hosts to run as the model even though they are not directors.
     pub model: Vec<String>,
+    /// Collect the model hosts' trace (what they received, sent and noted, with
+    /// causes, at the harness's clock).
+    pub trace: bool,
 }
 
 /// What a real run produced.
@@ -53,6 +58,10 @@ pub struct NetnsRun {
     pub errors: Vec<String>,
     /// The hosts that ran as the model (directors), in scenario order.
     pub models: Vec<String>,
+    /// The model hosts' trace when asked for ([`Options::trace`]), and its
+    /// column widths.
+    pub trace: Vec<TraceEvent>,
+    pub layout: Layout,
 }
 
 /// A run, or the reason this kernel cannot run the scenario.
@@ -166,6 +175,12 @@ struct Harness<'a> {
     rt0: u64,
     out: Outbox,
     emits: Vec<Emit>,
+    /// The model hosts' trace ([`Options::trace`]), `host:nic` by MAC for its
+    /// frame summaries, and the index of the received frame whose verdict the
+    /// next flush fills in.
+    trace: Vec<TraceEvent>,
+    mac_names: BTreeMap<MacAddr, String>,
+    rx_event: Option<usize>,
     /// One-way latency of each model host's (host, nic), in ns: from the host to its
     /// segment's switch (half of a back-to-back cable's).
     latency: BTreeMap<(usize, usize), u64>,
@@ -224,7 +239,14 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
         frames: vec![],
         t0: 0,
         rt0: 0,
-        out: Outbox::new(false),
+        out: Outbox::new(opts.trace),
+        trace: vec![],
+        mac_names: sc
+            .machines
+            .iter()
+            .flat_map(|m| m.nics.iter().map(|(n, mac)| (*mac, format!("{}:{n}", m.name))))
+            .collect(),
+        rx_event: None,
         emits: vec![],
         latency: BTreeMap::new(),
         held: BTreeMap::new(),
@@ -312,7 +334,18 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
         .filter(|&h| matches!(hz.hosts[h], Host::Model(_)))
         .map(|h| sc.machines[h].name.clone())
         .collect();
-    Ok(Outcome::Ran(Box::new(NetnsRun { report, pcap, errors: std::mem::take(&mut hz.errors), models })))
+    let layout = Layout {
+        node: sc.machines.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4),
+        iface: sc.machines.iter().flat_map(|m| m.nics.iter().map(|n| n.0.len())).max().unwrap_or(4).max(5),
+    };
+    Ok(Outcome::Ran(Box::new(NetnsRun {
+        report,
+        pcap,
+        errors: std::mem::take(&mut hz.errors),
+        models,
+        trace: std::mem::take(&mut hz.trace),
+        layout,
+    })))
 }
 
 /// A kernel host's files at boot: the scenario's, and an empty `/etc/sysctl.conf`
@@ -410,12 +443,15 @@ impl Harness<'_> {
 
     /// Sends what model host `h` emitted, or holds it for its cable's latency.
     fn flush(&mut self, h: usize) {
-        self.out.take_into(&mut self.emits);
+        let verdict = self.out.take_into(&mut self.emits);
         if !matches!(self.hosts[h], Host::Model(_)) {
             self.emits.clear();
             return;
         }
         let now = self.now();
+        if self.out.tracing() {
+            self.trace_emits(h, now, verdict);
+        }
         for e in std::mem::take(&mut self.emits) {
             if let Emit::Frame { port, frame, .. } = e {
                 match self.latency.get(&(h, port)).copied().unwrap_or(0) {
@@ -424,6 +460,54 @@ impl Harness<'_> {
                 }
             }
         }
+    }
+
+    /// Adds what model host `h` just emitted to the trace, and the verdict on the
+    /// frame it received (as the simulator's trace does).
+    fn trace_emits(&mut self, h: usize, now: u64, verdict: Option<sim_core::node::Verdict>) {
+        if let (Some(i), Some(v)) = (self.rx_event.take(), verdict) {
+            let e = &mut self.trace[i];
+            if v.dropped {
+                e.dir = "drop".into();
+            }
+            e.cause = Some(v.cause);
+        }
+        for e in &self.emits {
+            let (iface, dir, summary, cause) = match e {
+                Emit::Frame { port, frame, cause } => {
+                    let nic = self.sc.machines[h].nics.get(*port).map_or("-", |n| n.0.as_str());
+                    (nic.to_string(), "tx".to_string(), self.summarize(frame), cause.clone())
+                }
+                Emit::Note { iface, kind, text, cause } => {
+                    (iface.clone(), kind.to_string(), text.clone(), cause.clone())
+                }
+            };
+            let id = self.trace.len() as u64 + 1;
+            let node = self.sc.machines[h].name.clone();
+            self.trace.push(TraceEvent { id, time: Instant::from_nanos(now), node, iface, dir, summary, cause });
+        }
+    }
+
+    /// Adds a frame model host `h` receives on `port` to the trace; its verdict
+    /// comes with the next flush.
+    fn trace_rx(&mut self, h: usize, port: usize, now: u64, frame: &[u8]) {
+        let nic = self.sc.machines[h].nics.get(port).map_or("-", |n| n.0.as_str()).to_string();
+        let (id, summary) = (self.trace.len() as u64 + 1, self.summarize(frame));
+        let node = self.sc.machines[h].name.clone();
+        self.rx_event = Some(self.trace.len());
+        self.trace.push(TraceEvent {
+            id,
+            time: Instant::from_nanos(now),
+            node,
+            iface: nic,
+            dir: "rx".into(),
+            summary,
+            cause: None,
+        });
+    }
+
+    fn summarize(&self, frame: &[u8]) -> String {
+        sim_core::wire::summary::frame(frame, &|m| self.mac_names.get(&m).cloned())
     }
 
     fn send(&mut self, h: usize, port: usize, frame: &[u8]) {
@@ -449,8 +533,12 @@ impl Harness<'_> {
                 return Some(due);
             }
             let (_, f) = self.held.pop_first().expect("non-empty");
-            let Host::Model(ModelHost { machine: Some(m), up: true, .. }) = &mut self.hosts[f.h] else { continue };
+            let Host::Model(ModelHost { machine: Some(_), up: true, .. }) = &self.hosts[f.h] else { continue };
             if f.inbound {
+                if self.out.tracing() {
+                    self.trace_rx(f.h, f.port, now, &f.frame);
+                }
+                let Host::Model(ModelHost { machine: Some(m), .. }) = &mut self.hosts[f.h] else { continue };
                 m.on_frame(Instant::from_nanos(now), f.port, &f.frame, &mut self.out);
                 self.flush(f.h);
             } else {
@@ -702,7 +790,7 @@ impl Harness<'_> {
         for _ in 0..256 {
             let Host::Model(mh) = &mut self.hosts[h] else { return Ok(()) };
             let Some(rx) = mh.io[p].recv(buf)? else { return Ok(()) };
-            let (Some(m), true, false) = (&mut mh.machine, mh.up, rx.outgoing) else { continue };
+            let (Some(_), true, false) = (&mh.machine, mh.up, rx.outgoing) else { continue };
             let now = sys::monotonic_ns().saturating_sub(self.t0);
             if let Some(&lat) = self.latency.get(&(h, p))
                 && lat > 0
@@ -712,8 +800,11 @@ impl Harness<'_> {
                 self.hold(at + lat, Held { h, port: p, inbound: true, frame: buf[..rx.len].to_vec() });
                 continue;
             }
-            let now = Instant::from_nanos(now);
-            m.on_frame(now, p, &buf[..rx.len], &mut self.out);
+            if self.out.tracing() {
+                self.trace_rx(h, p, now, &buf[..rx.len]);
+            }
+            let Host::Model(ModelHost { machine: Some(m), .. }) = &mut self.hosts[h] else { return Ok(()) };
+            m.on_frame(Instant::from_nanos(now), p, &buf[..rx.len], &mut self.out);
             self.flush(h);
         }
         Ok(())

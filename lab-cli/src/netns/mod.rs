@@ -15,6 +15,7 @@ use clap::{Args, Subcommand};
 use harness::{NetnsRun, Options, Outcome};
 use sim_core::scenario::{self, RunOptions, Scenario};
 use sim_core::time::parse_duration;
+use sim_core::trace;
 use std::fmt::Write;
 
 #[derive(Subcommand)]
@@ -63,6 +64,10 @@ pub struct RunArgs {
     /// Write the outcome report (JSON, the schema of `lvs-lab run --json`).
     #[arg(long, value_name = "FILE")]
     json: Option<String>,
+    /// Write the model hosts' trace (what they received, sent and decided, with
+    /// causes; `.jsonl`/`.json`: JSON lines). Kernel hosts: see `--pcap`.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<String>,
 }
 
 #[derive(Args)]
@@ -98,7 +103,7 @@ pub fn netns(c: NetnsCmd) -> Result<u8, Fail> {
 fn load(c: &Common) -> Result<(Scenario, Options), Fail> {
     let sc = scenario::load(&c.scenario).map_err(|e| Fail::input(e.to_string()))?;
     let until = c.until.as_deref().map(parse_duration).transpose().map_err(|e| Fail::input(format!("--until: {e}")))?;
-    Ok((sc, Options { until, capture: false, model: c.model.clone() }))
+    Ok((sc, Options { until, capture: false, model: c.model.clone(), trace: false }))
 }
 
 fn write(path: &str, bytes: &[u8]) -> Result<(), Fail> {
@@ -112,6 +117,7 @@ fn json(r: &sim_core::report::Report) -> Vec<u8> {
 fn run(a: RunArgs) -> Result<u8, Fail> {
     let (sc, mut opts) = load(&a.common)?;
     opts.capture = a.pcap.is_some();
+    opts.trace = a.trace.is_some();
     let r = match harness::run(&sc, &opts)? {
         Outcome::Ran(r) => r,
         Outcome::Unavailable(why) => {
@@ -124,6 +130,11 @@ fn run(a: RunArgs) -> Result<u8, Fail> {
     }
     if let Some(p) = &a.json {
         write(p, &json(&r.report))?;
+    }
+    match &a.trace {
+        Some(p) if p.ends_with(".jsonl") || p.ends_with(".json") => write(p, trace::render_jsonl(&r.trace).as_bytes())?,
+        Some(p) => write(p, trace::render_text(&r.trace, r.layout).as_bytes())?,
+        None => {}
     }
     out!("{}", summary(&sc.name, &r));
     Ok(if r.errors.is_empty() { 0 } else { 1 })
