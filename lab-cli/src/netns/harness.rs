@@ -472,38 +472,43 @@ impl Harness<'_> {
             }
             e.cause = Some(v.cause);
         }
-        for e in &self.emits {
-            let (iface, dir, summary, cause) = match e {
+        let emits = std::mem::take(&mut self.emits);
+        for e in &emits {
+            match e {
                 Emit::Frame { port, frame, cause } => {
-                    let nic = self.sc.machines[h].nics.get(*port).map_or("-", |n| n.0.as_str());
-                    (nic.to_string(), "tx".to_string(), self.summarize(frame), cause.clone())
+                    let summary = self.summarize(frame);
+                    self.push_trace(h, now, self.nic_name(h, *port), "tx", summary, cause.clone());
                 }
                 Emit::Note { iface, kind, text, cause } => {
-                    (iface.clone(), kind.to_string(), text.clone(), cause.clone())
+                    self.push_trace(h, now, iface.clone(), kind, text.clone(), cause.clone());
                 }
-            };
-            let id = self.trace.len() as u64 + 1;
-            let node = self.sc.machines[h].name.clone();
-            self.trace.push(TraceEvent { id, time: Instant::from_nanos(now), node, iface, dir, summary, cause });
+            }
         }
+        self.emits = emits;
     }
 
     /// Adds a frame model host `h` receives on `port` to the trace; its verdict
     /// comes with the next flush.
     fn trace_rx(&mut self, h: usize, port: usize, now: u64, frame: &[u8]) {
-        let nic = self.sc.machines[h].nics.get(port).map_or("-", |n| n.0.as_str()).to_string();
-        let (id, summary) = (self.trace.len() as u64 + 1, self.summarize(frame));
-        let node = self.sc.machines[h].name.clone();
+        let summary = self.summarize(frame);
         self.rx_event = Some(self.trace.len());
+        self.push_trace(h, now, self.nic_name(h, port), "rx", summary, None);
+    }
+
+    fn push_trace(&mut self, h: usize, now: u64, iface: String, dir: &str, summary: String, cause: Option<String>) {
         self.trace.push(TraceEvent {
-            id,
+            id: self.trace.len() as u64 + 1,
             time: Instant::from_nanos(now),
-            node,
-            iface: nic,
-            dir: "rx".into(),
+            node: self.sc.machines[h].name.clone(),
+            iface,
+            dir: dir.to_string(),
             summary,
-            cause: None,
+            cause,
         });
+    }
+
+    fn nic_name(&self, h: usize, port: usize) -> String {
+        self.sc.machines[h].nics.get(port).map_or("-", |n| n.0.as_str()).to_string()
     }
 
     fn summarize(&self, frame: &[u8]) -> String {
