@@ -36,6 +36,16 @@ impl Default for Layout {
     }
 }
 
+impl Layout {
+    /// Columns as wide as the longest node and interface names (at least 4 and 5).
+    pub fn fit<'a>(nodes: impl Iterator<Item = &'a str>, ifaces: impl Iterator<Item = &'a str>) -> Layout {
+        Layout {
+            node: nodes.map(str::len).max().unwrap_or(4).max(4),
+            iface: ifaces.map(str::len).max().unwrap_or(4).max(5),
+        }
+    }
+}
+
 impl TraceEvent {
     /// The text line, without a newline.
     pub fn text(&self, layout: Layout) -> String {

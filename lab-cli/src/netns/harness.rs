@@ -334,10 +334,10 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
         .filter(|&h| matches!(hz.hosts[h], Host::Model(_)))
         .map(|h| sc.machines[h].name.clone())
         .collect();
-    let layout = Layout {
-        node: sc.machines.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4),
-        iface: sc.machines.iter().flat_map(|m| m.nics.iter().map(|n| n.0.len())).max().unwrap_or(4).max(5),
-    };
+    let layout = Layout::fit(
+        sc.machines.iter().map(|m| m.name.as_str()),
+        sc.machines.iter().flat_map(|m| m.nics.iter().map(|n| n.0.as_str())),
+    );
     Ok(Outcome::Ran(Box::new(NetnsRun {
         report,
         pcap,

@@ -329,9 +329,10 @@ impl Sim {
 
     /// Column widths for the text trace.
     pub fn layout(&self) -> Layout {
-        let node = self.nodes.iter().map(|s| s.node.name().len()).max().unwrap_or(4).max(4);
-        let iface = self.nodes.iter().flat_map(|s| s.port_names.iter().map(|n| n.len())).max().unwrap_or(4).max(5);
-        Layout { node, iface }
+        Layout::fit(
+            self.nodes.iter().map(|s| s.node.name()),
+            self.nodes.iter().flat_map(|s| s.port_names.iter().map(String::as_str)),
+        )
     }
 
     /// The pcapng so far (ends the capture).
@@ -412,43 +413,35 @@ impl Sim {
             return;
         };
         if self.tracing() || self.capture.is_some() {
-            self.observe_tx(id, port, &frame, cause);
+            self.observe(id, port, &frame, false, cause);
         }
         self.send_on_link(link, side, frame);
     }
 
-    /// Traces and captures a frame node `node` receives on `port`; returns its
-    /// trace index. Out of line and cold: an untraced, uncaptured run (the
-    /// benchmarks) keeps the delivery path short.
+    /// Traces and captures a frame node `id` receives (`inbound`) or sends on
+    /// `port`; returns its trace index. Out of line and cold: an untraced,
+    /// uncaptured run (the benchmarks) keeps the delivery and send paths short.
     #[cold]
     #[inline(never)]
-    fn observe_rx(&mut self, node: NodeId, port: PortId, frame: &[u8]) -> Option<usize> {
-        let (mut rx, mut ev_id) = (None, 0);
-        if self.tracing() {
-            let slot = &self.nodes[node];
-            let (n, ifn, s) = (slot.node.name().to_string(), slot.port_names[port].clone(), self.summarize(frame));
-            ev_id = self.push_event(&n, &ifn, "rx", s, None);
-            rx = Some(self.trace.len() - 1);
-        }
-        if let Some(c) = &mut self.capture {
-            c.packet(self.nodes[node].cap_if[port], self.now, frame, true, ev_id);
-        }
-        rx
-    }
-
-    /// Traces and captures a frame node `id` sends on `port` (see [`Sim::observe_rx`]).
-    #[cold]
-    #[inline(never)]
-    fn observe_tx(&mut self, id: NodeId, port: PortId, frame: &[u8], cause: Option<String>) {
-        let mut ev_id = 0;
+    fn observe(
+        &mut self,
+        id: NodeId,
+        port: PortId,
+        frame: &[u8],
+        inbound: bool,
+        cause: Option<String>,
+    ) -> Option<usize> {
+        let (mut at, mut ev_id) = (None, 0);
         if self.tracing() {
             let slot = &self.nodes[id];
             let (n, ifn, s) = (slot.node.name().to_string(), slot.port_names[port].clone(), self.summarize(frame));
-            ev_id = self.push_event(&n, &ifn, "tx", s, cause);
+            ev_id = self.push_event(&n, &ifn, if inbound { "rx" } else { "tx" }, s, cause);
+            at = Some(self.trace.len() - 1);
         }
         if let Some(c) = &mut self.capture {
-            c.packet(self.nodes[id].cap_if[port], self.now, frame, false, ev_id);
+            c.packet(self.nodes[id].cap_if[port], self.now, frame, inbound, ev_id);
         }
+        at
     }
 
     fn send_on_link(&mut self, link: usize, side: usize, frame: Vec<u8>) {
@@ -507,8 +500,11 @@ impl Sim {
                     return;
                 }
                 self.deliveries += 1;
-                let rx =
-                    if self.tracing() || self.capture.is_some() { self.observe_rx(node, port, &frame) } else { None };
+                let rx = if self.tracing() || self.capture.is_some() {
+                    self.observe(node, port, &frame, true, None)
+                } else {
+                    None
+                };
                 self.nodes[node].node.on_frame_owned(self.now, port, frame, &mut self.out);
                 self.flush(node, rx);
             }

@@ -212,7 +212,7 @@ pub(crate) struct ConnTable {
     /// `In` keys in the map by a hash of their virtual address: a reply lookup
     /// of a non-NAT entry (its source the virtual address) need not probe the
     /// map when its bucket is empty, as for a client's SYN.
-    in_vaddrs: [u32; VADDR_BUCKETS],
+    in_vaddrs: [usize; VADDR_BUCKETS],
 }
 
 /// Buckets of [`ConnTable::in_vaddrs`].
@@ -267,23 +267,22 @@ impl ConnTable {
     }
 
     fn put(&mut self, k: Key, idx: u32) {
-        if self.map.insert(k, idx).is_none() {
-            self.count_key(k, 1);
+        if self.map.insert(k, idx).is_none()
+            && let Some(n) = self.key_count(k)
+        {
+            *n += 1;
         }
     }
 
-    /// Keeps the key counts that let lookups skip the map.
+    /// The count key `k` adds to, which lets lookups skip the map (templates
+    /// are not counted).
     #[inline]
-    fn count_key(&mut self, k: Key, up: i32) {
-        let n = match k.kind() {
-            kind if kind == KeyKind::Out as u8 => {
-                self.out_keys = self.out_keys.wrapping_add_signed(up as isize);
-                return;
-            }
-            kind if kind == KeyKind::In as u8 => &mut self.in_vaddrs[vaddr_bucket(k.a2())],
-            _ => return,
-        };
-        *n = n.wrapping_add_signed(up);
+    fn key_count(&mut self, k: Key) -> Option<&mut usize> {
+        match k.kind() {
+            kind if kind == KeyKind::Out as u8 => Some(&mut self.out_keys),
+            kind if kind == KeyKind::In as u8 => Some(&mut self.in_vaddrs[vaddr_bucket(k.a2())]),
+            _ => None,
+        }
     }
 
     /// Whether an `In` entry may have `vaddr` as its virtual address (no false
@@ -305,7 +304,9 @@ impl ConnTable {
         for k in keys.into_iter().flatten() {
             if self.map.get(&k) == Some(&idx) {
                 self.map.remove(&k);
-                self.count_key(k, -1);
+                if let Some(n) = self.key_count(k) {
+                    *n -= 1;
+                }
             }
         }
     }
