@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sim_core::director::ipvs::Fwd;
-use sim_core::director::ipvs::bench::{self, Packets, build_and_age, established};
+use sim_core::director::ipvs::bench::{NewConns, Packets, build_and_age, established};
 use sim_core::time::Instant;
 use std::hint::black_box;
 
@@ -21,11 +21,9 @@ fn established_flows(c: &mut Criterion) {
 }
 
 fn new_connections(c: &mut Criterion) {
+    let mut nc = NewConns::default();
     c.bench_function("new_connection/wlc_100_dests", |b| {
-        b.iter_custom(|iters| {
-            let ns = bench::new_connections(iters as usize);
-            std::time::Duration::from_nanos((ns * iters as f64) as u64)
-        })
+        b.iter_custom(|iters| std::time::Duration::from_nanos((nc.measure(iters as usize) * iters as f64) as u64))
     });
 }
 

@@ -46,7 +46,10 @@ pub(crate) mod cf {
 pub(crate) const CTPL_S_ASSURED: u8 = 1;
 
 /// One entry (`struct ip_vs_conn`), 64 bytes. Addresses are host-order u32.
+/// Aligned to a cache line, so an entry is one line, not two (the slab is a
+/// large allocation, which malloc does not align to 64).
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 pub(crate) struct Conn {
     /// When the timer fires (ns): last packet + timeout of the current state.
     pub expires: u64,
