@@ -224,7 +224,8 @@ impl Default for NewConns {
             filled: 0,
             clock: 0,
         };
-        nc.run(NEW_CONN_TABLE);
+        nc.send(NEW_CONN_TABLE);
+        nc.age_if_full();
         nc
     }
 }
@@ -244,12 +245,6 @@ impl NewConns {
             done += batch;
         }
         ns as f64 / n as f64
-    }
-
-    /// `n` new connections, then the table aged out if it is full.
-    fn run(&mut self, n: usize) {
-        self.send(n);
-        self.age_if_full();
     }
 
     fn send(&mut self, n: usize) {
@@ -309,6 +304,14 @@ mod tests {
         let mut f = syn.clone();
         as_client(&mut f, 77_777);
         assert_eq!(f, client_segment(77_777, TCP_SYN, b""));
+    }
+
+    #[test]
+    fn new_connections_fill_and_age_the_table() {
+        let mut nc = NewConns::default();
+        assert_eq!(nc.v.conn_count(), 0, "the warm-up table was aged out");
+        assert!(nc.measure(NEW_CONN_TABLE * 2 + 500) > 0.0);
+        assert_eq!(nc.v.conn_count(), 500, "every SYN made a connection; full tables were aged out");
     }
 
     #[test]
