@@ -35,6 +35,9 @@ pub enum BenchCmd {
         /// Iterations per figure.
         #[arg(long, default_value_t = 200_000)]
         iterations: usize,
+        /// Repetitions; each figure is the median of them.
+        #[arg(long, default_value_t = 5)]
+        repeat: u32,
     },
 }
 
@@ -70,8 +73,13 @@ pub fn bench(b: BenchCmd) -> Result<u8, Fail> {
             );
             Ok(0)
         }
-        BenchCmd::Director { iterations } => {
-            for (name, v) in sim_core::director::ipvs::bench::bench_figures(iterations) {
+        BenchCmd::Director { iterations, repeat } => {
+            let runs: Vec<_> =
+                (0..repeat.max(1)).map(|_| sim_core::director::ipvs::bench::bench_figures(iterations)).collect();
+            for (i, (name, _)) in runs[0].iter().enumerate() {
+                let mut all: Vec<f64> = runs.iter().map(|r| r[i].1).collect();
+                all.sort_by(f64::total_cmp);
+                let v = all[all.len() / 2];
                 let target = match name.as_str() {
                     "dr_established_ns_per_packet" => " (target <= 50)",
                     "nat_established_ns_per_packet" => " (target <= 100)",

@@ -267,3 +267,23 @@ fn closed_stdout_is_not_a_panic() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
     }
 }
+
+#[test]
+fn bench_director_prints_each_figure_once() {
+    let o = lvs_lab(&["bench", "director", "--iterations", "500", "--repeat", "3"]);
+    assert!(o.status.success());
+    let (out, _) = text(&o);
+    for name in [
+        "dr_established_ns_per_packet",
+        "nat_established_ns_per_packet",
+        "tun_established_ns_per_packet",
+        "wlc100_new_connection_ns",
+        "conn_entry_bytes",
+    ] {
+        let lines: Vec<&str> = out.lines().filter(|l| l.split_whitespace().next() == Some(name)).collect();
+        assert_eq!(lines.len(), 1, "{name}:\n{out}");
+        let v: f64 = lines[0].split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+        assert!(v > 0.0, "{name}: {v}");
+    }
+    assert!(out.contains("conn_entry_bytes                           64.0 (target <= 128)"), "{out}");
+}
