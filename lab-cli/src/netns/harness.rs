@@ -466,11 +466,7 @@ impl Harness<'_> {
     /// frame it received (as the simulator's trace does).
     fn trace_emits(&mut self, h: usize, now: u64, verdict: Option<sim_core::node::Verdict>) {
         if let (Some(i), Some(v)) = (self.rx_event.take(), verdict) {
-            let e = &mut self.trace[i];
-            if v.dropped {
-                e.dir = "drop".into();
-            }
-            e.cause = Some(v.cause);
+            self.trace[i].set_verdict(v);
         }
         let emits = std::mem::take(&mut self.emits);
         for e in &emits {

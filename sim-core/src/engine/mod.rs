@@ -364,11 +364,7 @@ impl Sim {
         let mut items = std::mem::take(&mut self.spare);
         let verdict = self.out.take_into(&mut items);
         if let (Some(i), Some(v)) = (rx, verdict) {
-            let e = &mut self.trace[i];
-            if v.dropped {
-                e.dir = "drop".into();
-            }
-            e.cause = Some(v.cause);
+            self.trace[i].set_verdict(v);
         }
         self.emit(id, &mut items);
         self.spare = items;
