@@ -121,6 +121,26 @@ fn model_hosts_latency_decides_an_arp_race_as_in_the_simulator() {
 }
 
 #[test]
+fn an_arp_race_is_decided_by_latency_on_a_busy_machine_too() {
+    if !netns_or_skip("an_arp_race_is_decided_by_latency_on_a_busy_machine_too") {
+        return;
+    }
+    // CI's machine: the harness read rs2's copy of the router's who-has (the
+    // bridge floods to the newest port first), was scheduled out, and sent rs2's
+    // reply before reading rs1's copy, so the router kept rs2 (kernel RS2, sim
+    // RS1). The stall makes every turn of the loop that slow and reads one socket
+    // a turn; the replies must still leave in the order of the latencies.
+    let o = Command::new(BIN)
+        .args(["netns", "diff", "dr-arp-leak", "--until", "1500ms", "--model", "rs1", "--model", "rs2"])
+        .env("LVS_LAB_NETNS_STALL", "60us")
+        .output()
+        .expect("runs lvs-lab");
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("dr-arp-leak: sim and kernel agree (1 request") && !t.contains("differs"), "{t}");
+}
+
+#[test]
 fn a_model_hosts_timer_frames_leave_on_time() {
     if !netns_or_skip("a_model_hosts_timer_frames_leave_on_time") {
         return;

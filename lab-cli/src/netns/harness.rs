@@ -47,6 +47,12 @@ pub struct Options {
     /// Collect the model hosts' trace (what they received, sent and noted, with
     /// causes, at the harness's clock).
     pub trace: bool,
+    /// A busy machine, for testing the harness (`LVS_LAB_NETNS_STALL`): each turn of
+    /// the poll loop first spins this long (ns) and then reads only one model
+    /// host's socket, the last ready one (the bridge floods to the newest port
+    /// first), as when the harness is woken by the first copy of a broadcast and
+    /// then scheduled out.
+    pub stall: u64,
 }
 
 /// What a real run produced.
@@ -126,6 +132,9 @@ struct ModelHost {
     machine: Option<Box<Machine>>,
     up: bool,
     io: Vec<PacketSocket>,
+    /// The latest time the machine was given (ns since `t0`): its clock never runs
+    /// backwards, even for a held frame handled after its due time.
+    clock: u64,
 }
 
 enum Host {
@@ -187,6 +196,9 @@ struct Harness<'a> {
     /// Frames held by that latency, by (due, sequence number).
     held: BTreeMap<(u64, u64), Held>,
     held_seq: u64,
+    stall: u64,
+    /// The buffer model hosts' sockets are read into.
+    rxbuf: Vec<u8>,
     errors: Vec<String>,
     exe: std::path::PathBuf,
 }
@@ -251,6 +263,8 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
         latency: BTreeMap::new(),
         held: BTreeMap::new(),
         held_seq: 0,
+        stall: opts.stall,
+        rxbuf: vec![0; 65536],
         errors: vec![],
         exe,
     };
@@ -279,7 +293,7 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
     for (h, m) in sc.machines.iter().enumerate() {
         hz.make_host_ns(h).map_err(fail)?;
         if is_model(h) {
-            hz.hosts.push(Host::Model(ModelHost { machine: None, up: false, io: vec![] }));
+            hz.hosts.push(Host::Model(ModelHost { machine: None, up: false, io: vec![], clock: 0 }));
         } else {
             let k = KernelHost {
                 name: m.name.clone(),
@@ -338,14 +352,14 @@ fn run_inner(sc: &Scenario, opts: &Options) -> Result<Outcome, Fail> {
         sc.machines.iter().map(|m| m.name.as_str()),
         sc.machines.iter().flat_map(|m| m.nics.iter().map(|n| n.0.as_str())),
     );
-    Ok(Outcome::Ran(Box::new(NetnsRun {
-        report,
-        pcap,
-        errors: std::mem::take(&mut hz.errors),
-        models,
-        trace: std::mem::take(&mut hz.trace),
-        layout,
-    })))
+    // A held frame is handled at its due time, which may come before a line
+    // another host wrote first: the trace is in time order, numbered after.
+    let mut trace = std::mem::take(&mut hz.trace);
+    trace.sort_by_key(|e| e.time);
+    for (i, e) in trace.iter_mut().enumerate() {
+        e.id = i as u64 + 1;
+    }
+    Ok(Outcome::Ran(Box::new(NetnsRun { report, pcap, errors: std::mem::take(&mut hz.errors), models, trace, layout })))
 }
 
 /// A kernel host's files at boot: the scenario's, and an empty `/etc/sysctl.conf`
@@ -437,18 +451,20 @@ impl Harness<'_> {
             mh.machine = Some(Box::new(machine));
             mh.up = true;
         }
-        self.flush(h);
+        self.flush(h, now.nanos());
         Ok(())
     }
 
-    /// Sends what model host `h` emitted, or holds it for its cable's latency.
-    fn flush(&mut self, h: usize) {
+    /// Sends what model host `h` emitted at `now` (its clock), or holds it for its
+    /// cable's latency: a frame leaves at `now` + latency, however late the harness
+    /// got to it, so the order of frames on the wire is the model's.
+    fn flush(&mut self, h: usize, now: u64) {
         let verdict = self.out.take_into(&mut self.emits);
-        if !matches!(self.hosts[h], Host::Model(_)) {
+        let Host::Model(mh) = &mut self.hosts[h] else {
             self.emits.clear();
             return;
-        }
-        let now = self.now();
+        };
+        mh.clock = mh.clock.max(now);
         if self.out.tracing() {
             self.trace_emits(h, now, verdict);
         }
@@ -525,23 +541,37 @@ impl Harness<'_> {
         self.held.insert((due, self.held_seq), f);
     }
 
-    /// Delivers the held frames that are due, in order; returns the next due time.
-    fn release_held(&mut self) -> Option<u64> {
+    /// Delivers the held frames that are due, in due order; returns the next due time.
+    ///
+    /// A held frame reaches its model host at its due time (the wire's timestamp
+    /// plus the cable), not when the harness got round to it, so the replies leave
+    /// in the order the latencies give. Before the first frame leaves, the model
+    /// hosts' sockets are read again: a frame that arrived while the harness was
+    /// busy may be owed an earlier reply (an ARP race: the harness read rs2's copy
+    /// of a broadcast, was scheduled out, and would have sent rs2's reply before
+    /// reading rs1's copy, whose reply is due first).
+    fn release_held(&mut self) -> Result<Option<u64>, Fail> {
+        let mut reread = false;
         loop {
-            let (&(due, _), _) = self.held.first_key_value()?;
-            let now = self.now();
-            if due > now {
-                return Some(due);
+            let Some((&(due, _), f)) = self.held.first_key_value() else { return Ok(None) };
+            if due > self.now() {
+                return Ok(Some(due));
+            }
+            if !f.inbound && !reread {
+                reread = true;
+                self.drain_models().map_err(fail)?;
+                continue;
             }
             let (_, f) = self.held.pop_first().expect("non-empty");
-            let Host::Model(ModelHost { machine: Some(_), up: true, .. }) = &self.hosts[f.h] else { continue };
+            let Host::Model(ModelHost { machine: Some(_), up: true, clock, .. }) = &self.hosts[f.h] else { continue };
             if f.inbound {
+                let at = due.max(*clock);
                 if self.out.tracing() {
-                    self.trace_rx(f.h, f.port, now, &f.frame);
+                    self.trace_rx(f.h, f.port, at, &f.frame);
                 }
                 let Host::Model(ModelHost { machine: Some(m), .. }) = &mut self.hosts[f.h] else { continue };
-                m.on_frame(Instant::from_nanos(now), f.port, &f.frame, &mut self.out);
-                self.flush(f.h);
+                m.on_frame(Instant::from_nanos(at), f.port, &f.frame, &mut self.out);
+                self.flush(f.h, at);
             } else {
                 self.send(f.h, f.port, &f.frame);
             }
@@ -630,7 +660,7 @@ impl Harness<'_> {
                 }
                 if let Host::Model(ModelHost { machine: Some(m), up: true, .. }) = &mut self.hosts[h] {
                     m.on_carrier(now, n, up, &mut self.out);
-                    self.flush(h);
+                    self.flush(h, now.nanos());
                 }
             }
             "crash" => {
@@ -660,7 +690,7 @@ impl Harness<'_> {
                         if let Host::Model(ModelHost { machine: Some(m), .. }) = &mut self.hosts[h] {
                             m.on_carrier(now, n, true, &mut self.out);
                         }
-                        self.flush(h);
+                        self.flush(h, now.nanos());
                     }
                 } else {
                     self.reboot_kernel(h)?;
@@ -675,7 +705,7 @@ impl Harness<'_> {
                             return Ok(());
                         };
                         let r = m.exec(now, &line, &mut self.out);
-                        self.flush(h);
+                        self.flush(h, now.nanos());
                         if let Err(err) = r {
                             self.errors.push(format!("{at}: `{line}`: {}", err.message));
                         }
@@ -724,6 +754,16 @@ impl Harness<'_> {
             if sys::interrupted() {
                 return Err(Fail { code: 130, message: "interrupted: namespaces removed".into() });
             }
+            if let Ok(v) = std::env::var("HACK_SPIN") {
+                let t = sys::monotonic_ns() + v.parse::<u64>().unwrap();
+                while sys::monotonic_ns() < t {}
+            }
+            if self.stall > 0 {
+                let until = sys::monotonic_ns() + self.stall;
+                while sys::monotonic_ns() < until {
+                    std::hint::spin_loop();
+                }
+            }
             let now = self.now();
             if now >= end {
                 return Ok(RunEnd::Until(Instant::from_nanos(end)).to_string());
@@ -733,7 +773,7 @@ impl Harness<'_> {
                 next_event += 1;
             }
             let mut wake = end;
-            if let Some(due) = self.release_held() {
+            if let Some(due) = self.release_held()? {
                 wake = wake.min(due);
             }
             if let Some(i) = order.get(next_event) {
@@ -745,7 +785,7 @@ impl Harness<'_> {
                 if let Some(d) = m.next_deadline() {
                     if d.nanos() <= now {
                         m.on_timer(Instant::from_nanos(now), &mut self.out);
-                        self.flush(h);
+                        self.flush(h, now);
                     } else {
                         wake = wake.min(d.nanos());
                     }
@@ -775,8 +815,14 @@ impl Harness<'_> {
             }
             let wait_ms = (wake.saturating_sub(self.now()) / 1_000_000).min(50) as i32;
             let ready = sys::poll_readable(&fds, wait_ms).map_err(fail)?;
+            let hack = std::env::var("HACK_SPIN").is_ok();
+            let last = (0..ready.len()).rev().find(|&k| ready[k] && who[k].0.is_some());
+            let one = (self.stall > 0).then(|| (0..ready.len()).rev().find(|&k| ready[k] && who[k].0.is_some()));
             for (k, r) in ready.iter().enumerate() {
-                if !r {
+                if !r || one.is_some_and(|o| who[k].0.is_some() && o != Some(k)) {
+                    continue;
+                }
+                if hack && who[k].0.is_some() && Some(k) != last {
                     continue;
                 }
                 match who[k] {
@@ -785,6 +831,20 @@ impl Harness<'_> {
                 }
             }
         }
+    }
+
+    /// Reads what every model host's sockets hold.
+    fn drain_models(&mut self) -> std::io::Result<()> {
+        let mut buf = std::mem::take(&mut self.rxbuf);
+        let socks: Vec<(usize, usize)> = (0..self.hosts.len())
+            .flat_map(|h| match &self.hosts[h] {
+                Host::Model(mh) => (0..mh.io.len()).map(|p| (h, p)).collect(),
+                Host::Kernel(_) => vec![],
+            })
+            .collect();
+        let r = socks.into_iter().try_for_each(|(h, p)| self.drain_model(h, p, &mut buf));
+        self.rxbuf = buf;
+        r
     }
 
     fn drain_model(&mut self, h: usize, p: usize, buf: &mut [u8]) -> std::io::Result<()> {
@@ -806,7 +866,7 @@ impl Harness<'_> {
             }
             let Host::Model(ModelHost { machine: Some(m), .. }) = &mut self.hosts[h] else { return Ok(()) };
             m.on_frame(Instant::from_nanos(now), p, &buf[..rx.len], &mut self.out);
-            self.flush(h);
+            self.flush(h, now);
         }
         Ok(())
     }

@@ -103,7 +103,11 @@ pub fn netns(c: NetnsCmd) -> Result<u8, Fail> {
 fn load(c: &Common) -> Result<(Scenario, Options), Fail> {
     let sc = scenario::load(&c.scenario).map_err(|e| Fail::input(e.to_string()))?;
     let until = c.until.as_deref().map(parse_duration).transpose().map_err(|e| Fail::input(format!("--until: {e}")))?;
-    Ok((sc, Options { until, capture: false, model: c.model.clone(), trace: false }))
+    let stall = match std::env::var("LVS_LAB_NETNS_STALL") {
+        Ok(v) => parse_duration(&v).map_err(|e| Fail::input(format!("LVS_LAB_NETNS_STALL: {e}")))?.as_nanos() as u64,
+        Err(_) => 0,
+    };
+    Ok((sc, Options { until, capture: false, model: c.model.clone(), trace: false, stall }))
 }
 
 fn write(path: &str, bytes: &[u8]) -> Result<(), Fail> {
