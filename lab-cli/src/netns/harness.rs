@@ -45,7 +45,7 @@ pub struct Options {
     /// Hosts to run as the model even though they are not directors.
     pub model: Vec<String>,
     /// Collect the model hosts' trace (what they received, sent and noted, with
-    /// causes, at the harness's clock).
+    /// causes, at the model hosts' clock).
     pub trace: bool,
     /// A busy machine, for testing the harness (`LVS_LAB_NETNS_STALL`): each turn of
     /// the poll loop first spins this long (ns) and then reads only one model
