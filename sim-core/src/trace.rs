@@ -23,17 +23,6 @@ pub struct TraceEvent {
     pub cause: Option<String>,
 }
 
-impl TraceEvent {
-    /// Records a node's verdict on the frame this event received: `drop` when
-    /// it dropped it, and why.
-    pub fn set_verdict(&mut self, v: crate::node::Verdict) {
-        if v.dropped {
-            self.dir = "drop".into();
-        }
-        self.cause = Some(v.cause);
-    }
-}
-
 /// Column widths for aligned text, fixed per run (from the scenario's names).
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
@@ -58,6 +47,15 @@ impl Layout {
 }
 
 impl TraceEvent {
+    /// Records a node's verdict on the frame this event received: `drop` when
+    /// it dropped it, and why.
+    pub fn set_verdict(&mut self, v: crate::node::Verdict) {
+        if v.dropped {
+            self.dir = "drop".into();
+        }
+        self.cause = Some(v.cause);
+    }
+
     /// The text line, without a newline.
     pub fn text(&self, layout: Layout) -> String {
         let mut s = String::with_capacity(160);

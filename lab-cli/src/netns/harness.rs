@@ -197,7 +197,7 @@ struct Harness<'a> {
     held: BTreeMap<(u64, u64), Held>,
     held_seq: u64,
     stall: u64,
-    /// The buffer model hosts' sockets are read into.
+    /// The buffer every socket is read into.
     rxbuf: Vec<u8>,
     errors: Vec<String>,
     exe: std::path::PathBuf,
@@ -749,14 +749,9 @@ impl Harness<'_> {
         let mut order: Vec<usize> = (0..self.sc.spec.events.len()).collect();
         order.sort_by_key(|&i| self.sc.spec.events[i].at);
         let mut next_event = 0;
-        let mut buf = vec![0u8; 65536];
         loop {
             if sys::interrupted() {
                 return Err(Fail { code: 130, message: "interrupted: namespaces removed".into() });
-            }
-            if let Ok(v) = std::env::var("HACK_SPIN") {
-                let t = sys::monotonic_ns() + v.parse::<u64>().unwrap();
-                while sys::monotonic_ns() < t {}
             }
             if self.stall > 0 {
                 let until = sys::monotonic_ns() + self.stall;
@@ -815,19 +810,14 @@ impl Harness<'_> {
             }
             let wait_ms = (wake.saturating_sub(self.now()) / 1_000_000).min(50) as i32;
             let ready = sys::poll_readable(&fds, wait_ms).map_err(fail)?;
-            let hack = std::env::var("HACK_SPIN").is_ok();
-            let last = (0..ready.len()).rev().find(|&k| ready[k] && who[k].0.is_some());
             let one = (self.stall > 0).then(|| (0..ready.len()).rev().find(|&k| ready[k] && who[k].0.is_some()));
             for (k, r) in ready.iter().enumerate() {
                 if !r || one.is_some_and(|o| who[k].0.is_some() && o != Some(k)) {
                     continue;
                 }
-                if hack && who[k].0.is_some() && Some(k) != last {
-                    continue;
-                }
                 match who[k] {
-                    (Some((h, p)), _) => self.drain_model(h, p, &mut buf).map_err(fail)?,
-                    (None, i) => self.drain_tap(i, &mut buf).map_err(fail)?,
+                    (Some((h, p)), _) => self.drain_model(h, p).map_err(fail)?,
+                    (None, i) => self.drain_tap(i).map_err(fail)?,
                 }
             }
         }
@@ -835,19 +825,28 @@ impl Harness<'_> {
 
     /// Reads what every model host's sockets hold.
     fn drain_models(&mut self) -> std::io::Result<()> {
+        for h in 0..self.hosts.len() {
+            let ports = match &self.hosts[h] {
+                Host::Model(mh) => mh.io.len(),
+                Host::Kernel(_) => 0,
+            };
+            for p in 0..ports {
+                self.drain_model(h, p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what model host `h`'s socket on port `p` holds (into `rxbuf`, put
+    /// back after).
+    fn drain_model(&mut self, h: usize, p: usize) -> std::io::Result<()> {
         let mut buf = std::mem::take(&mut self.rxbuf);
-        let socks: Vec<(usize, usize)> = (0..self.hosts.len())
-            .flat_map(|h| match &self.hosts[h] {
-                Host::Model(mh) => (0..mh.io.len()).map(|p| (h, p)).collect(),
-                Host::Kernel(_) => vec![],
-            })
-            .collect();
-        let r = socks.into_iter().try_for_each(|(h, p)| self.drain_model(h, p, &mut buf));
+        let r = self.read_model(h, p, &mut buf);
         self.rxbuf = buf;
         r
     }
 
-    fn drain_model(&mut self, h: usize, p: usize, buf: &mut [u8]) -> std::io::Result<()> {
+    fn read_model(&mut self, h: usize, p: usize, buf: &mut [u8]) -> std::io::Result<()> {
         for _ in 0..256 {
             let Host::Model(mh) = &mut self.hosts[h] else { return Ok(()) };
             let Some(rx) = mh.io[p].recv(buf)? else { return Ok(()) };
@@ -871,21 +870,20 @@ impl Harness<'_> {
         Ok(())
     }
 
-    fn drain_tap(&mut self, i: usize, buf: &mut [u8]) -> std::io::Result<()> {
+    fn drain_tap(&mut self, i: usize) -> std::io::Result<()> {
+        let Some(t) = &self.taps[i].1 else { return Ok(()) };
         for _ in 0..256 {
-            let Some(t) = &self.taps[i].1 else { return Ok(()) };
-            let Some(rx) = t.recv(buf)? else { return Ok(()) };
+            let Some(rx) = t.recv(&mut self.rxbuf)? else { return Ok(()) };
             let ts = if rx.ts_ns >= self.rt0 { rx.ts_ns - self.rt0 } else { self.now() };
-            self.frames.push(Frame { ts, iface: i as u32, inbound: !rx.outgoing, data: buf[..rx.len].to_vec() });
+            self.frames.push(Frame { ts, iface: i as u32, inbound: !rx.outgoing, data: self.rxbuf[..rx.len].to_vec() });
         }
         Ok(())
     }
 
     fn report(&mut self, now: u64, ended: String) -> Report {
         // Drain what the capture sockets still hold, then stop the apps.
-        let mut buf = vec![0u8; 65536];
         for i in 0..self.taps.len() {
-            let _ = self.drain_tap(i, &mut buf);
+            let _ = self.drain_tap(i);
         }
         for a in &mut self.agents {
             let _ = a.child.kill();
